@@ -1,0 +1,114 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { UserError } from './errors.js';
+
+/** One option of a command: its type, default and the line `--help` prints. */
+export interface OptionSpec {
+  type: 'string' | 'boolean';
+  default?: string | boolean;
+  short?: string;
+  help: string;
+  multiple?: boolean;
+}
+
+export interface CommandSpec {
+  /** e.g. "world render" */
+  name: string;
+  summary: string;
+  usage?: string;
+  options: Record<string, OptionSpec>;
+  /** positional arguments allowed (default: none) */
+  positionals?: boolean;
+}
+
+export type ParsedValues = Record<string, string | boolean | string[] | undefined>;
+
+/** Renders `--help` text: every option with its default. */
+export function helpText(spec: CommandSpec): string {
+  const lines = [`t2i-align ${spec.name} — ${spec.summary}`, ''];
+  if (spec.usage) lines.push(`usage: ${spec.usage}`, '');
+  lines.push('options:');
+  const entries = Object.entries(spec.options);
+  entries.push(['config', { type: 'string', help: 'JSON file whose keys are option names (flags given on the command line win)' }]);
+  entries.push(['help', { type: 'boolean', help: 'show this help' }]);
+  for (const [name, opt] of entries) {
+    const flag = opt.type === 'string' ? `--${name} <value>` : `--${name}`;
+    const def = opt.default !== undefined ? ` (default: ${JSON.stringify(opt.default)})` : '';
+    lines.push(`  ${flag.padEnd(28)} ${opt.help}${def}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * Parses argv against a spec. Unknown flags, missing values and bad config files become UserErrors.
+ * `--config FILE` loads a JSON object whose keys are option names; command-line flags override it.
+ * Returns `null` when `--help` was asked (the help text has been printed).
+ */
+export function parseCommand(
+  spec: CommandSpec,
+  argv: string[],
+): { values: ParsedValues; positionals: string[] } | null {
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {
+    help: { type: 'boolean', short: 'h' },
+    config: { type: 'string' },
+  };
+  for (const [name, opt] of Object.entries(spec.options)) {
+    options[name] = { type: opt.type, ...(opt.short ? { short: opt.short } : {}), ...(opt.multiple ? { multiple: true } : {}) };
+  }
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: spec.positionals ?? false, strict: true });
+  } catch (e) {
+    throw new UserError(`${spec.name}: ${(e as Error).message} (see \`t2i-align ${spec.name} --help\`)`);
+  }
+  if (parsed.values['help']) {
+    process.stdout.write(helpText(spec));
+    return null;
+  }
+  const values: ParsedValues = {};
+  for (const [name, opt] of Object.entries(spec.options)) values[name] = opt.default;
+  const configPath = parsed.values['config'];
+  if (typeof configPath === 'string') {
+    let cfg: unknown;
+    try {
+      cfg = JSON.parse(readFileSync(configPath, 'utf8'));
+    } catch (e) {
+      throw new UserError(`${spec.name}: cannot read config file ${configPath}: ${(e as Error).message}`);
+    }
+    if (typeof cfg !== 'object' || cfg === null || Array.isArray(cfg)) {
+      throw new UserError(`${spec.name}: config file ${configPath} must hold a JSON object`);
+    }
+    for (const [k, v] of Object.entries(cfg)) {
+      const opt = spec.options[k];
+      if (!opt) throw new UserError(`${spec.name}: config file ${configPath} has unknown option "${k}"`);
+      if (opt.type === 'boolean' && typeof v !== 'boolean') {
+        throw new UserError(`${spec.name}: config option "${k}" must be true or false`);
+      }
+      values[k] = opt.type === 'string' && typeof v !== 'string' && !Array.isArray(v) ? String(v) : (v as string | boolean);
+    }
+  }
+  for (const [k, v] of Object.entries(parsed.values)) {
+    if (k === 'help' || k === 'config') continue;
+    values[k] = v as string | boolean | string[];
+  }
+  return { values, positionals: parsed.positionals };
+}
+
+/** Reads a string option as a number, with a clear error when it is not one. */
+export function numberOption(values: ParsedValues, name: string, opts: { integer?: boolean; min?: number } = {}): number {
+  const raw = values[name];
+  if (raw === undefined) throw new UserError(`--${name} is required`);
+  const n = Number(raw);
+  if (!Number.isFinite(n) || (opts.integer && !Number.isInteger(n))) {
+    throw new UserError(`--${name} must be ${opts.integer ? 'an integer' : 'a number'}, got "${String(raw)}"`);
+  }
+  if (opts.min !== undefined && n < opts.min) throw new UserError(`--${name} must be at least ${opts.min}, got ${n}`);
+  return n;
+}
+
+/** Reads a required string option. */
+export function stringOption(values: ParsedValues, name: string): string {
+  const raw = values[name];
+  if (typeof raw !== 'string' || raw === '') throw new UserError(`--${name} is required`);
+  return raw;
+}

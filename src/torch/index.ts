@@ -1,0 +1,13 @@
+/**
+ * t2i-align's tensor engine: libtorch through the project's N-API addon, with a PyTorch-shaped API.
+ *
+ * ```ts
+ * import { tidy, randn, nn, optim, F } from './torch/index.js';
+ * ```
+ */
+export * from './tensor.js';
+export * as F from './functional.js';
+export { eigh, sqrtmSymmetric } from './linalg.js';
+export * as nn from './nn/index.js';
+export * as optim from './optim.js';
+export { loadSafetensors, readSafetensorsHeader, saveSafetensors, SafetensorsError } from './safetensors.js';
