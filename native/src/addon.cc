@@ -16,6 +16,10 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/version.h>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include <atomic>
 #include <cstring>
 #include <string>
@@ -211,6 +215,13 @@ FN(cudaSynchronize) {
   }
   return E.Undefined();
   GUARD_END
+}
+// Returns freed heap pages to the OS (glibc malloc_trim); the CPU analogue of emptying a cache.
+FN(releaseCachedMemory) {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+  return E.Undefined();
 }
 FN(isGradEnabled) { return Napi::Boolean::New(E, at::GradMode::is_enabled()); }
 FN(setGradEnabled) {
@@ -907,7 +918,7 @@ FN(emaUpdate) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT(version); EXPORT(liveTensors); EXPORT(setNumThreads); EXPORT(getNumThreads); EXPORT(manualSeed);
-  EXPORT(cudaDeviceCount); EXPORT(cudaSynchronize); EXPORT(isGradEnabled); EXPORT(setGradEnabled);
+  EXPORT(cudaDeviceCount); EXPORT(cudaSynchronize); EXPORT(releaseCachedMemory); EXPORT(isGradEnabled); EXPORT(setGradEnabled);
   EXPORT(dispose); EXPORT(isDisposed);
   EXPORT(newGenerator); EXPORT(generatorGetState); EXPORT(generatorSetState);
   EXPORT(zeros); EXPORT(ones); EXPORT(empty); EXPORT(full); EXPORT(arange); EXPORT(linspace);

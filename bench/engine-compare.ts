@@ -1,0 +1,48 @@
+/**
+ * bench:engine:compare — runs bench/engine.py (Python PyTorch) and bench/engine.ts (this engine)
+ * alternately on the same libtorch, thread count and environment, `--rounds` times each, and prints
+ * the TS/Python ratio of the per-case medians. Skips itself (exit 0) where Python torch is absent.
+ *   npm run bench:engine:compare [-- --python /usr/bin/python3] [--rounds 3] [--device cpu]
+ */
+import { spawnSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { parseArgs } from 'node:util';
+
+const { values } = parseArgs({
+  options: {
+    python: { type: 'string', default: process.env['PYTHON'] ?? '/usr/bin/python3' },
+    rounds: { type: 'string', default: '3' },
+    device: { type: 'string', default: 'cpu' },
+  },
+});
+const threads = String(Number(process.env['T2I_THREADS']) || availableParallelism());
+type Result = { libtorch: string; threads: number; cases: Record<string, number> };
+
+function run(cmd: string, args: string[]): Result {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, T2I_THREADS: threads } });
+  if (r.status === 3) {
+    console.log(`bench:engine:compare: skipped (${values.python} has no torch)`);
+    process.exit(0);
+  }
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed:\n${r.stderr}`);
+  const last = r.stdout.trim().split('\n').at(-1)!;
+  return JSON.parse(last) as Result;
+}
+
+const py: Result[] = [];
+const ts: Result[] = [];
+for (let i = 0; i < Number(values.rounds); i++) {
+  py.push(run(values.python!, ['bench/engine.py', '--threads', threads, '--device', values.device!]));
+  ts.push(run(process.execPath, ['--import', 'tsx', 'bench/engine.ts', '--device', values.device!]));
+}
+const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+console.log(`python torch ${py[0]!.libtorch}, engine libtorch ${ts[0]!.libtorch}, threads ${threads}, ${values.rounds} alternating rounds`);
+console.log('case    python ms   ts ms   ratio');
+const ratios: Record<string, number> = {};
+for (const name of Object.keys(py[0]!.cases)) {
+  const p = med(py.map((r) => r.cases[name]!));
+  const t = med(ts.map((r) => r.cases[name]!));
+  ratios[name] = Number((t / p).toFixed(3));
+  console.log(`${name.padEnd(6)} ${p.toFixed(2).padStart(10)} ${t.toFixed(2).padStart(7)} ${ratios[name]!.toFixed(3).padStart(7)}`);
+}
+console.log(JSON.stringify({ threads: Number(threads), ratios }));
