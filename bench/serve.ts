@@ -115,7 +115,7 @@ async function bench(): Promise<number> {
     images.push({ promptId: promptIds[i % 4]!, path, model: 'original', seed: i, purpose: 'feedback' });
   }
   await db.insertImages(images);
-  const people = [];
+  const people: Array<{ token: string; labeler: { id: number } }> = [];
   for (let i = 0; i < nLabelers; i++)
     people.push(await db.addLabeler({ name: `sim${i}`, kind: 'simulated' }));
   await db.addLabeler({ name: 'admin', isAdmin: true });
