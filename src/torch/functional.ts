@@ -5,10 +5,30 @@
 import { native } from './native.js';
 import { type Reduction, Tensor } from './tensor.js';
 
+// ---------------------------------------------------------------------------------------------
+// FLOP counting (benchmarks): conv2d, linear and attention record their multiply-adds x 2.
+
+let flopCount: number | null = null;
+
+/** Runs `fn` and returns its result with the floating-point operations of its conv2d, linear and attention calls. */
+export function countFlops<T>(fn: () => T): { result: T; flops: number } {
+  const outer = flopCount;
+  flopCount = 0;
+  try {
+    const result = fn();
+    return { result, flops: flopCount };
+  } finally {
+    flopCount = outer === null ? null : outer + (flopCount ?? 0);
+  }
+}
+
+const prod = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
+
 const pair = (v: number | [number, number]): [number, number] => (typeof v === 'number' ? [v, v] : v);
 
 /** y = x W^T + b. x [..., in], weight [out, in], bias [out]. */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  if (flopCount !== null) flopCount += 2 * prod(x.shape) * weight.size(0);
   return new Tensor(native.linear(x.handle, weight.handle, bias ? bias.handle : null));
 }
 
@@ -20,9 +40,12 @@ export interface Conv2dOptions {
 }
 /** x [B, Cin, H, W], weight [Cout, Cin/groups, kH, kW]. */
 export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, o: Conv2dOptions = {}): Tensor {
-  return new Tensor(
+  const y = new Tensor(
     native.conv2d(x.handle, weight.handle, bias ? bias.handle : null, pair(o.stride ?? 1), pair(o.padding ?? 0), pair(o.dilation ?? 1), o.groups ?? 1),
   );
+  // 2 x (output elements) x (inputs per output: Cin/groups x kH x kW)
+  if (flopCount !== null) flopCount += 2 * prod(y.shape) * prod(weight.shape.slice(1));
+  return y;
 }
 
 /** Resizes [B, C, H, W] to `size`, or by `scaleFactor`. */
@@ -105,5 +128,7 @@ export function pad(x: Tensor, pads: number[], value = 0): Tensor {
  * attend) or additive. libtorch's fused kernel where the version has one (2.x), matmul + softmax on 1.13.
  */
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, o: { mask?: Tensor; isCausal?: boolean } = {}): Tensor {
+  // q k^T and (softmax) v: 2 L S D each, per batch and head
+  if (flopCount !== null) flopCount += 2 * prod(q.shape) * k.size(-2) + 2 * prod(q.shape.slice(0, -1)) * k.size(-2) * v.size(-1);
   return new Tensor(native.scaledDotProductAttention(q.handle, k.handle, v.handle, o.mask ? o.mask.handle : null, o.isCausal ?? false));
 }
