@@ -9,7 +9,7 @@
 import { isAbsolute, relative, resolve } from 'node:path';
 import { type Tensor, noGrad } from '../torch/index.js';
 import { CheckpointError, loadCheckpoint, loadIntoModule, readCheckpointConfig, saveCheckpoint } from './checkpoint.js';
-import { type CLIPTextModel, loadCLIPTextModel } from './clip.js';
+import { type CLIPTextModel, type CLIPTextTransformer, loadCLIPTextModel } from './clip.js';
 import { DEFAULT_SAMPLER, type SamplerSettings, type TextEncoder, TextToImagePipeline } from './pipeline.js';
 import { type SchedulerConfig, validateSchedulerConfig } from './scheduler_ddpm.js';
 import { type Tokenizer, loadTokenizer } from './tokenizer.js';
@@ -30,7 +30,8 @@ export interface PipelineConfig {
 /** CLIP's text tower + tokenizer as the pipeline's TextEncoder: prompts -> last hidden state [B, 77, D]. */
 export class ClipTextEncoder implements TextEncoder {
   constructor(
-    readonly model: CLIPTextModel,
+    /** a CLIPTextModel, or the text tower of a CLIPModel (`clip.text_model`) */
+    readonly model: CLIPTextModel | CLIPTextTransformer,
     readonly tokenizer: Tokenizer,
     readonly device = 'cpu',
   ) {}
