@@ -10,11 +10,11 @@
  * (seed, i), so training can resume at any step and a held-out split is a different seed.
  */
 import type { RGBImage } from './image.js';
-import { type Scene, layoutObjects, renderScene } from './render.js';
-import { Rng, hashSeed } from './rng.js';
+import { layoutObjects, renderScene, type Scene } from './render.js';
+import { hashSeed, Rng } from './rng.js';
 import {
-  BACKGROUNDS,
   BACKGROUND_PHRASES,
+  BACKGROUNDS,
   COLORS,
   COUNT_WORDS,
   type Count,
@@ -22,8 +22,8 @@ import {
   OBJECTS,
   type ObjectName,
   type Paint,
-  type Scenery,
   plural,
+  type Scenery,
 } from './vocab.js';
 
 /** How scenes are drawn. */
@@ -93,7 +93,12 @@ export interface CorpusConfig {
   noise: CaptionNoise;
 }
 
-export const DEFAULT_CORPUS: CorpusConfig = { seed: 0, size: 32, scenes: DEFAULT_SCENES, noise: DEFAULT_NOISE };
+export const DEFAULT_CORPUS: CorpusConfig = {
+  seed: 0,
+  size: 32,
+  scenes: DEFAULT_SCENES,
+  noise: DEFAULT_NOISE,
+};
 
 /** Seed of the held-out split (Fréchet-distance references, CLIP evaluation): never used for training. */
 export const HELDOUT_SEED = 1_000_003;
@@ -129,7 +134,8 @@ export function writeCaption(scene: Scene, n: CaptionNoise, rng: Rng): string {
   let count: number | null = null;
   if (rng.float() < n.countMentionProb) {
     count = trueCount;
-    if (rng.float() < n.countOffByOneProb) count = trueCount === 1 ? 2 : trueCount === 6 ? 5 : trueCount + (rng.float() < 0.5 ? -1 : 1);
+    if (rng.float() < n.countOffByOneProb)
+      count = trueCount === 1 ? 2 : trueCount === 6 ? 5 : trueCount + (rng.float() < 0.5 ? -1 : 1);
   }
   // color word
   let color: string | null = null;
@@ -152,11 +158,19 @@ export function writeCaption(scene: Scene, n: CaptionNoise, rng: Rng): string {
   const many = count !== null ? count > 1 : trueCount > 1 && rng.float() < n.vaguePluralProb;
   const noun = many ? plural(object) : object;
   let quantifier: string;
-  if (count !== null) quantifier = count === 1 ? (rng.float() < 0.5 ? 'one' : article(color ?? object)) : COUNT_WORDS[count as Count].toLowerCase();
+  if (count !== null)
+    quantifier =
+      count === 1
+        ? rng.float() < 0.5
+          ? 'one'
+          : article(color ?? object)
+        : COUNT_WORDS[count as Count].toLowerCase();
   else quantifier = many ? (rng.float() < 0.5 ? 'some' : '') : article(color ?? object);
   if (template === 2 && color) {
     // "a dog that is red" / "two dogs that are red"
-    np = [quantifier, noun, many ? 'that are' : 'that is', color.replace(' colored', '')].filter(Boolean).join(' ');
+    np = [quantifier, noun, many ? 'that are' : 'that is', color.replace(' colored', '')]
+      .filter(Boolean)
+      .join(' ');
   } else {
     np = [quantifier, color, noun].filter(Boolean).join(' ');
   }
@@ -183,4 +197,15 @@ export function corpusBatch(c: CorpusConfig, start: number, n: number): CorpusIt
 }
 
 /** Every word a caption can contain (lower-case), for tokenizer vocabularies. */
-export const CAPTION_WORDS: readonly string[] = ['some', 'one', 'a', 'an', 'photo', 'of', 'that', 'is', 'are', 'colored'];
+export const CAPTION_WORDS: readonly string[] = [
+  'some',
+  'one',
+  'a',
+  'an',
+  'photo',
+  'of',
+  'that',
+  'is',
+  'are',
+  'colored',
+];
