@@ -38,3 +38,12 @@ test('2,000 conv training steps leak no tensors and keep RSS flat', { timeout: 6
   assert.ok(maxGrowth < 50 && growth < 50, `RSS grew ${growth.toFixed(1)} MB (max ${maxGrowth.toFixed(1)})`);
   w.dispose();
 });
+
+test('building and disposing modules leaves no tensor behind', async () => {
+  const { nn } = await import('../../src/torch/index.js');
+  const before = liveTensors();
+  const m = new nn.Sequential(new nn.Linear(4, 8), new nn.Conv2d(3, 4, 3), new nn.Embedding(5, 2), new nn.LayerNorm(8), new nn.GroupNorm(2, 4));
+  assert.equal(liveTensors(), before + m.parameters().length);
+  m.dispose();
+  assert.equal(liveTensors(), before);
+});

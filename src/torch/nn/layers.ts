@@ -3,15 +3,12 @@
  * (kaiming-uniform with a = sqrt(5), i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in))).
  */
 import * as F from '../functional.js';
-import { type Generator, type Tensor, ones, rand, randn, zeros } from '../tensor.js';
+import { type Generator, type Tensor, ones, rand, randn, tidy, zeros } from '../tensor.js';
 import { Module } from './module.js';
 
 /** U(-bound, bound) of `shape`, seeded by `generator` (or libtorch's global generator). */
 function uniform(shape: number[], bound: number, generator?: Generator): Tensor {
-  const u = rand(shape, { generator });
-  const t = u.mul(2 * bound).sub(bound);
-  u.dispose();
-  return t;
+  return tidy(() => rand(shape, { generator }).mul(2 * bound).sub(bound));
 }
 
 export interface InitOptions {
@@ -112,11 +109,7 @@ export class Embedding extends Module {
 
 /** N(0, std^2) of `shape`. */
 function normal(shape: number[], std: number, generator?: Generator): Tensor {
-  const r = randn(shape, { generator });
-  if (std === 1) return r;
-  const t = r.mul(std);
-  r.dispose();
-  return t;
+  return tidy(() => randn(shape, { generator }).mul(std));
 }
 
 export class Dropout extends Module {
