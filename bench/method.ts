@@ -20,7 +20,8 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { frechetDistanceOfFeatures } from '../src/finetune/frechet.js';
+import { heldoutRenders } from '../src/eval/eval_set.js';
+import { frechetDistanceOfFeatures } from '../src/eval/frechet.js';
 import { runBaseModel } from '../src/finetune/run_finetune.js';
 import { tensorToImages } from '../src/models/images.js';
 import { type LoadedPipeline, loadPipeline } from '../src/models/t2i_checkpoint.js';
@@ -29,7 +30,6 @@ import { loadRewardFunction } from '../src/reward/reward_function.js';
 import { rewardHeldOutAccuracy } from '../src/reward/run_reward.js';
 import { candidateSeed, topK } from '../src/sampling/rejection.js';
 import { openRunDb } from '../src/sampling/run.js';
-import { corpusBatch, DEFAULT_CORPUS, HELDOUT_SEED } from '../src/world/corpus.js';
 import { type EvalPrompt, evalPrompts } from '../src/world/eval_prompts.js';
 import type { RGBImage } from '../src/world/image.js';
 import { isWellFormed, verdict } from '../src/world/verdict.js';
@@ -197,11 +197,7 @@ if (items.has('3')) {
   const { resolve } = await import('node:path');
   const clip = loadCLIPModel(resolve(baseDir, base.config.text_encoder), { device });
   const fdN = Number(values['fd-images']);
-  const refs = corpusBatch(
-    { ...DEFAULT_CORPUS, seed: HELDOUT_SEED, size: base.config.unet.sample_size },
-    0,
-    fdN,
-  ).map((c) => c.image);
+  const refs = heldoutRenders(fdN, base.config.unet.sample_size);
   const refFeatures = embedImages(clip, refs);
   base.unet.dispose();
   const K = 4;

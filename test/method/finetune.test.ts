@@ -7,7 +7,6 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { finetune, type ModelSampleSource, modelBatchIndices } from '../../src/finetune/finetune.js';
-import { frechetDistance, frechetDistanceOfFeatures } from '../../src/finetune/frechet.js';
 import { rewardWeightedLoss } from '../../src/finetune/reward_weighted_loss.js';
 import { worldCorpusPairs } from '../../src/finetune/run_finetune.js';
 import { denoisingLoss, drawDenoising } from '../../src/models/denoising_loss.js';
@@ -257,42 +256,4 @@ test('an interrupted fine-tuning run continues where it stopped and ends with th
   );
   whole.unet.dispose();
   second.unet.dispose();
-});
-
-test('the Fréchet distance matches the closed form for Gaussians and is symmetric', () => {
-  // diagonal covariances: FD = |mu_1 - mu_2|^2 + sum_i (s1_i - s2_i)^2 with s the standard deviations
-  // mu (0, 0) vs (1, 2); std (1, 2) vs (2, 3): 5 + (1 + 1) = 7
-  const a = { mu: Float64Array.from([0, 0]), sigma: Float64Array.from([1, 0, 0, 4]), dim: 2 };
-  const b = { mu: Float64Array.from([1, 2]), sigma: Float64Array.from([4, 0, 0, 9]), dim: 2 };
-  assert.ok(Math.abs(frechetDistance(a, b) - 7) < 1e-9, `${frechetDistance(a, b)}`);
-  // rotating both Gaussians by the same angle changes nothing (the covariances are no longer diagonal)
-  const c = Math.cos(0.5);
-  const s = Math.sin(0.5);
-  const rot = (m: typeof a) => {
-    const [s11, , , s22] = m.sigma;
-    return {
-      dim: 2,
-      mu: Float64Array.from([c * m.mu[0]! - s * m.mu[1]!, s * m.mu[0]! + c * m.mu[1]!]),
-      sigma: Float64Array.from([
-        c * c * s11! + s * s * s22!,
-        c * s * (s11! - s22!),
-        c * s * (s11! - s22!),
-        s * s * s11! + c * c * s22!,
-      ]),
-    };
-  };
-  assert.ok(Math.abs(frechetDistance(rot(a), rot(b)) - 7) < 1e-9);
-  // non-commuting covariances: FD(a, b) = FD(b, a), FD(a, a) = 0
-  const p = { mu: Float64Array.from([0.3, -1]), sigma: Float64Array.from([2, 0.9, 0.9, 1]), dim: 2 };
-  const q = { mu: Float64Array.from([0, 0.5]), sigma: Float64Array.from([0.5, -0.2, -0.2, 3]), dim: 2 };
-  assert.ok(Math.abs(frechetDistance(p, q) - frechetDistance(q, p)) < 1e-9);
-  assert.ok(Math.abs(frechetDistance(p, p)) < 1e-9);
-  // from samples: two large draws of one distribution are close, a shifted one is ~|shift|^2 away
-  tidy(() => {
-    const g = new Generator(1);
-    const x = randn([4000, 3], { generator: g });
-    const y = randn([4000, 3], { generator: g });
-    assert.ok(frechetDistanceOfFeatures(x, y) < 0.02);
-    assert.ok(Math.abs(frechetDistanceOfFeatures(x, y.add(1)) - 3) < 0.15);
-  });
 });

@@ -9,7 +9,8 @@
  * and the second one is symmetric positive semi-definite, so both square roots are the symmetric
  * eigen-decomposition ones (torch linalg.ts). Everything runs in float64.
  *
- * This is the method issue's simple version; the evaluation layer owns the reported metric.
+ * The evaluation (evaluate.ts) reports FD between world-CLIP image embeddings of a model's evaluation
+ * images and of renders of held-out corpus captions (reference.ts); bench/method.ts uses it too.
  */
 import { fromTypedArray, sqrtmSymmetric, type Tensor, tidy } from '../torch/index.js';
 
