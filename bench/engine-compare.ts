@@ -36,13 +36,17 @@ for (let i = 0; i < Number(values.rounds); i++) {
   ts.push(run(process.execPath, ['--import', 'tsx', 'bench/engine.ts', '--device', values.device!]));
 }
 const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
-console.log(`python torch ${py[0]!.libtorch}, engine libtorch ${ts[0]!.libtorch}, threads ${threads}, ${values.rounds} alternating rounds`);
+console.log(
+  `python torch ${py[0]!.libtorch}, engine libtorch ${ts[0]!.libtorch}, threads ${threads}, ${values.rounds} alternating rounds`,
+);
 console.log('case    python ms   ts ms   ratio');
 const ratios: Record<string, number> = {};
 for (const name of Object.keys(py[0]!.cases)) {
   const p = med(py.map((r) => r.cases[name]!));
   const t = med(ts.map((r) => r.cases[name]!));
   ratios[name] = Number((t / p).toFixed(3));
-  console.log(`${name.padEnd(6)} ${p.toFixed(2).padStart(10)} ${t.toFixed(2).padStart(7)} ${ratios[name]!.toFixed(3).padStart(7)}`);
+  console.log(
+    `${name.padEnd(6)} ${p.toFixed(2).padStart(10)} ${t.toFixed(2).padStart(7)} ${ratios[name]!.toFixed(3).padStart(7)}`,
+  );
 }
 console.log(JSON.stringify({ threads: Number(threads), ratios }));

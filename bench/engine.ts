@@ -7,10 +7,14 @@
  */
 import { parseArgs } from 'node:util';
 import { cudaSynchronize, getNumThreads, libtorchVersion } from '../src/torch/index.js';
-import { type Workload, attnWorkload, convWorkload, mlpWorkload } from './workloads.js';
+import { attnWorkload, convWorkload, mlpWorkload, type Workload } from './workloads.js';
 
 const { values } = parseArgs({
-  options: { device: { type: 'string', default: 'cpu' }, steps: { type: 'string', default: '30' }, warmup: { type: 'string', default: '5' } },
+  options: {
+    device: { type: 'string', default: 'cpu' },
+    steps: { type: 'string', default: '30' },
+    warmup: { type: 'string', default: '5' },
+  },
 });
 const device = values.device!;
 const steps = Math.max(20, Number(values.steps));
@@ -34,7 +38,9 @@ for (const make of [convWorkload, attnWorkload, mlpWorkload]) {
     times.push(performance.now() - t0);
   }
   cases[w.name] = Number(median(times).toFixed(3));
-  console.log(`${w.name.padEnd(5)} ${cases[w.name]!.toFixed(2).padStart(9)} ms/step (median of ${steps}, device ${device})`);
+  console.log(
+    `${w.name.padEnd(5)} ${cases[w.name]!.toFixed(2).padStart(9)} ms/step (median of ${steps}, device ${device})`,
+  );
   w.dispose();
 }
 console.log(JSON.stringify({ libtorch: libtorchVersion(), threads: getNumThreads(), cases }));

@@ -9,7 +9,7 @@
  */
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { loadCLIPModel, CLIPModel } from '../src/models/clip.js';
+import { CLIPModel, loadCLIPModel } from '../src/models/clip.js';
 import { worldClipConfig } from '../src/models/clip_train.js';
 import { denoisingLoss } from '../src/models/denoising_loss.js';
 import { TextToImagePipeline } from '../src/models/pipeline.js';
@@ -17,7 +17,18 @@ import { DDPMScheduler, WORLD_SCHEDULER_CONFIG } from '../src/models/scheduler_d
 import { ClipTextEncoder, loadPipeline } from '../src/models/t2i_checkpoint.js';
 import { worldTokenizer } from '../src/models/tokenizer.js';
 import { UNet2DConditionModel, WORLD_UNET_CONFIG } from '../src/models/unet.js';
-import { F, Generator, cudaSynchronize, full, getNumThreads, libtorchVersion, noGrad, optim, randn, tidy } from '../src/torch/index.js';
+import {
+  cudaSynchronize,
+  F,
+  full,
+  Generator,
+  getNumThreads,
+  libtorchVersion,
+  noGrad,
+  optim,
+  randn,
+  tidy,
+} from '../src/torch/index.js';
 
 const { values } = parseArgs({ options: { device: { type: 'string', default: 'cpu' } } });
 const device = values.device!;
@@ -52,7 +63,9 @@ if (shipped) {
   unet = new UNet2DConditionModel(WORLD_UNET_CONFIG, { generator: new Generator(0) }).to({ device });
   encoder = new ClipTextEncoder(clip.text_model, tok, device);
 }
-console.log(`models: ${shipped ? 'shipped checkpoints' : 'default configs (checkpoints not found)'}; libtorch ${libtorchVersion()}, ${getNumThreads()} threads, device ${device}`);
+console.log(
+  `models: ${shipped ? 'shipped checkpoints' : 'default configs (checkpoints not found)'}; libtorch ${libtorchVersion()}, ${getNumThreads()} threads, device ${device}`,
+);
 const unetParams = unet.numParameters();
 const clipParams = clip.numParameters();
 console.log(`parameters: UNet ${unetParams.toLocaleString('en')}, CLIP ${clipParams.toLocaleString('en')}`);
@@ -62,7 +75,10 @@ const B = 64;
 const S = unet.config.sample_size;
 const g = new Generator(0);
 const x0 = randn([B, 3, S, S], { generator: g, device }).clamp(-1, 1);
-const prompts = Array.from({ length: B }, (_, i) => ['two dogs in the forest', 'a red apple', 'photo of a cake on the moon', ''][i % 4]!);
+const prompts = Array.from(
+  { length: B },
+  (_, i) => ['two dogs in the forest', 'a red apple', 'photo of a cake on the moon', ''][i % 4]!,
+);
 const context = encoder.encode(prompts);
 unet.train();
 const opt = new optim.AdamW(unet.parameters(), { lr: 1e-4 });
@@ -85,8 +101,28 @@ unet.eval();
 // UNet forward FLOPs and speed at the guided batch (2 x 64)
 const xf = randn([2 * B, 3, S, S], { generator: g, device });
 const ctxf = randn([2 * B, context.size(1), context.size(2)], { generator: g, device });
-const { flops } = noGrad(() => F.countFlops(() => tidy(() => unet.forward(xf, full([1], 500, { device }), ctxf).sum().item())));
-const fwdMs = time(() => noGrad(() => tidy(() => unet.forward(xf, full([1], 500, { device }), ctxf).sum().item())), 5);
+const { flops } = noGrad(() =>
+  F.countFlops(() =>
+    tidy(() =>
+      unet
+        .forward(xf, full([1], 500, { device }), ctxf)
+        .sum()
+        .item(),
+    ),
+  ),
+);
+const fwdMs = time(
+  () =>
+    noGrad(() =>
+      tidy(() =>
+        unet
+          .forward(xf, full([1], 500, { device }), ctxf)
+          .sum()
+          .item(),
+      ),
+    ),
+  5,
+);
 const achieved = flops / (fwdMs / 1000) / 1e9;
 
 // matmul peak
@@ -95,7 +131,9 @@ const a = randn([n, n], { generator: g, device });
 const b = randn([n, n], { generator: g, device });
 const mmMs = time(() => tidy(() => a.matmul(b).sum().item()), 10, 2);
 const peak = (2 * n ** 3) / (mmMs / 1000) / 1e9;
-console.log(`UNet forward (batch ${2 * B}): ${(flops / 1e9).toFixed(1)} GFLOP in ${fwdMs.toFixed(0)} ms = ${achieved.toFixed(1)} GFLOP/s; fp32 matmul peak (${n}^3): ${peak.toFixed(1)} GFLOP/s (${((100 * achieved) / peak).toFixed(0)}%)`);
+console.log(
+  `UNet forward (batch ${2 * B}): ${(flops / 1e9).toFixed(1)} GFLOP in ${fwdMs.toFixed(0)} ms = ${achieved.toFixed(1)} GFLOP/s; fp32 matmul peak (${n}^3): ${peak.toFixed(1)} GFLOP/s (${((100 * achieved) / peak).toFixed(0)}%)`,
+);
 
 // sampling throughput: 25 DDIM steps with guidance, batch 64
 const pipe = new TextToImagePipeline(unet, encoder, WORLD_SCHEDULER_CONFIG, device);
@@ -103,13 +141,18 @@ const t0 = performance.now();
 pipe.generate(prompts, { seeds: prompts.map((_, i) => i), steps: 25, guidance: 5, batchSize: B }).dispose();
 const sampleS = (performance.now() - t0) / 1000;
 const ips = B / sampleS;
-console.log(`sampling: ${B} images, 25 DDIM steps, guidance 5: ${sampleS.toFixed(1)} s = ${ips.toFixed(2)} images/s`);
+console.log(
+  `sampling: ${B} images, 25 DDIM steps, guidance 5: ${sampleS.toFixed(1)} s = ${ips.toFixed(2)} images/s`,
+);
 console.log(
   JSON.stringify({
-    device, threads: getNumThreads(), shipped,
+    device,
+    threads: getNumThreads(),
+    shipped,
     params: { unet: unetParams, clip: clipParams },
     train_step_ms_b64: Number(trainMs.toFixed(1)),
     sample_images_per_s: Number(ips.toFixed(3)),
-    unet_forward_gflops: Number(achieved.toFixed(2)), matmul_peak_gflops: Number(peak.toFixed(2)),
+    unet_forward_gflops: Number(achieved.toFixed(2)),
+    matmul_peak_gflops: Number(peak.toFixed(2)),
   }),
 );

@@ -2,7 +2,7 @@
  * The engine benchmark's fixed workloads (issue "Foundation", bench:engine), also used by the leak
  * test. bench/engine.py builds the same three in Python PyTorch for the comparison.
  */
-import { F, Generator, type Tensor, nn, optim, randn, tidy } from '../src/torch/index.js';
+import { F, Generator, nn, optim, randn, type Tensor, tidy } from '../src/torch/index.js';
 
 export interface Workload {
   name: string;
@@ -16,9 +16,12 @@ export function convWorkload(device = 'cpu'): Workload {
   const g = new Generator(0);
   const relu = () => new nn.Lambda((x) => x.relu());
   const net = new nn.Sequential(
-    new nn.Conv2d(3, 32, 3, { padding: 1, generator: g }), relu(),
-    new nn.Conv2d(32, 32, 3, { padding: 1, generator: g }), relu(),
-    new nn.Conv2d(32, 32, 3, { padding: 1, generator: g }), relu(),
+    new nn.Conv2d(3, 32, 3, { padding: 1, generator: g }),
+    relu(),
+    new nn.Conv2d(32, 32, 3, { padding: 1, generator: g }),
+    relu(),
+    new nn.Conv2d(32, 32, 3, { padding: 1, generator: g }),
+    relu(),
     new nn.Conv2d(32, 3, 3, { padding: 1, generator: g }),
   ).to({ device });
   const x = randn([32, 3, 32, 32], { generator: g, device });
@@ -33,7 +36,11 @@ export function convWorkload(device = 'cpu'): Workload {
         opt.step();
         return loss.item();
       }),
-    dispose: () => { net.dispose(); opt.dispose(); x.dispose(); },
+    dispose: () => {
+      net.dispose();
+      opt.dispose();
+      x.dispose();
+    },
   };
 }
 
@@ -55,7 +62,11 @@ export function attnWorkload(device = 'cpu'): Workload {
       const [B, L] = x.shape as [number, number, number];
       const heads = (t: Tensor) => t.view(B, L, H, D / H).transpose(1, 2);
       const h = this.ln1.forward(x);
-      const a = F.scaledDotProductAttention(heads(this.q.forward(h)), heads(this.k.forward(h)), heads(this.v.forward(h)));
+      const a = F.scaledDotProductAttention(
+        heads(this.q.forward(h)),
+        heads(this.k.forward(h)),
+        heads(this.v.forward(h)),
+      );
       const x1 = x.add(this.out.forward(a.transpose(1, 2).reshape(B, L, D)));
       return x1.add(this.fc2.forward(F.gelu(this.fc1.forward(this.ln2.forward(x1)))));
     }
@@ -73,14 +84,22 @@ export function attnWorkload(device = 'cpu'): Workload {
         opt.step();
         return loss.item();
       }),
-    dispose: () => { net.dispose(); opt.dispose(); x.dispose(); },
+    dispose: () => {
+      net.dispose();
+      opt.dispose();
+      x.dispose();
+    },
   };
 }
 
 /** Linear 1536->512, ReLU, Linear 512->1 (the reward model's shape); x [256,1536]; MSE vs randn targets; Adam 1e-3. */
 export function mlpWorkload(device = 'cpu'): Workload {
   const g = new Generator(0);
-  const net = new nn.Sequential(new nn.Linear(1536, 512, { generator: g }), new nn.Lambda((x) => x.relu()), new nn.Linear(512, 1, { generator: g })).to({ device });
+  const net = new nn.Sequential(
+    new nn.Linear(1536, 512, { generator: g }),
+    new nn.Lambda((x) => x.relu()),
+    new nn.Linear(512, 1, { generator: g }),
+  ).to({ device });
   const x = randn([256, 1536], { generator: g, device });
   const y = randn([256, 1], { generator: g, device });
   const opt = new optim.Adam(net.parameters(), { lr: 1e-3 });
@@ -94,6 +113,11 @@ export function mlpWorkload(device = 'cpu'): Workload {
         opt.step();
         return loss.item();
       }),
-    dispose: () => { net.dispose(); opt.dispose(); x.dispose(); y.dispose(); },
+    dispose: () => {
+      net.dispose();
+      opt.dispose();
+      x.dispose();
+      y.dispose();
+    },
   };
 }

@@ -29,7 +29,10 @@ export function helpText(spec: CommandSpec): string {
   if (spec.usage) lines.push(`usage: ${spec.usage}`, '');
   lines.push('options:');
   const entries = Object.entries(spec.options);
-  entries.push(['config', { type: 'string', help: 'JSON file whose keys are option names (flags given on the command line win)' }]);
+  entries.push([
+    'config',
+    { type: 'string', help: 'JSON file whose keys are option names (flags given on the command line win)' },
+  ]);
   entries.push(['help', { type: 'boolean', help: 'show this help' }]);
   for (const [name, opt] of entries) {
     const flag = opt.type === 'string' ? `--${name} <value>` : `--${name}`;
@@ -53,7 +56,11 @@ export function parseCommand(
     config: { type: 'string' },
   };
   for (const [name, opt] of Object.entries(spec.options)) {
-    options[name] = { type: opt.type, ...(opt.short ? { short: opt.short } : {}), ...(opt.multiple ? { multiple: true } : {}) };
+    options[name] = {
+      type: opt.type,
+      ...(opt.short ? { short: opt.short } : {}),
+      ...(opt.multiple ? { multiple: true } : {}),
+    };
   }
   let parsed: ReturnType<typeof parseArgs>;
   try {
@@ -84,7 +91,10 @@ export function parseCommand(
       if (opt.type === 'boolean' && typeof v !== 'boolean') {
         throw new UserError(`${spec.name}: config option "${k}" must be true or false`);
       }
-      values[k] = opt.type === 'string' && typeof v !== 'string' && !Array.isArray(v) ? String(v) : (v as string | boolean);
+      values[k] =
+        opt.type === 'string' && typeof v !== 'string' && !Array.isArray(v)
+          ? String(v)
+          : (v as string | boolean);
     }
   }
   for (const [k, v] of Object.entries(parsed.values)) {
@@ -95,14 +105,21 @@ export function parseCommand(
 }
 
 /** Reads a string option as a number, with a clear error when it is not one. */
-export function numberOption(values: ParsedValues, name: string, opts: { integer?: boolean; min?: number } = {}): number {
+export function numberOption(
+  values: ParsedValues,
+  name: string,
+  opts: { integer?: boolean; min?: number } = {},
+): number {
   const raw = values[name];
   if (raw === undefined) throw new UserError(`--${name} is required`);
   const n = Number(raw);
   if (!Number.isFinite(n) || (opts.integer && !Number.isInteger(n))) {
-    throw new UserError(`--${name} must be ${opts.integer ? 'an integer' : 'a number'}, got "${String(raw)}"`);
+    throw new UserError(
+      `--${name} must be ${opts.integer ? 'an integer' : 'a number'}, got "${String(raw)}"`,
+    );
   }
-  if (opts.min !== undefined && n < opts.min) throw new UserError(`--${name} must be at least ${opts.min}, got ${n}`);
+  if (opts.min !== undefined && n < opts.min)
+    throw new UserError(`--${name} must be at least ${opts.min}, got ${n}`);
   return n;
 }
 

@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type ParsedValues, numberOption, parseCommand, stringOption } from './args.js';
+import { numberOption, type ParsedValues, parseCommand, stringOption } from './args.js';
 import { UserError } from './errors.js';
 import { Progress } from './progress.js';
 
@@ -14,14 +14,21 @@ export const GENERATE_SPEC = {
   summary: 'sample images from a text-to-image checkpoint',
   usage: 't2i-align generate --model DIR (--prompts FILE | --prompt TEXT) --per-prompt K --seed S --out DIR',
   options: {
-    model: { type: 'string' as const, default: 'checkpoints/world/base', help: 'text-to-image checkpoint folder' },
+    model: {
+      type: 'string' as const,
+      default: 'checkpoints/world/base',
+      help: 'text-to-image checkpoint folder',
+    },
     prompt: { type: 'string' as const, help: 'one prompt' },
-    prompts: { type: 'string' as const, help: 'file of prompts: one per line, or JSONL with a "prompt" field' },
+    prompts: {
+      type: 'string' as const,
+      help: 'file of prompts: one per line, or JSONL with a "prompt" field',
+    },
     'per-prompt': { type: 'string' as const, default: '4', help: 'images per prompt' },
     seed: { type: 'string' as const, default: '0', help: 'seed of the first image (image n uses seed + n)' },
-    steps: { type: 'string' as const, help: 'DDIM steps (default: the checkpoint\'s)' },
-    guidance: { type: 'string' as const, help: 'classifier-free guidance scale (default: the checkpoint\'s)' },
-    eta: { type: 'string' as const, help: 'DDIM eta (default: the checkpoint\'s)' },
+    steps: { type: 'string' as const, help: "DDIM steps (default: the checkpoint's)" },
+    guidance: { type: 'string' as const, help: "classifier-free guidance scale (default: the checkpoint's)" },
+    eta: { type: 'string' as const, help: "DDIM eta (default: the checkpoint's)" },
     batch: { type: 'string' as const, default: '64', help: 'images per batch' },
     device: { type: 'string' as const, default: 'cpu', help: 'cpu, cuda or cuda:N' },
     out: { type: 'string' as const, help: 'output folder (PNGs + manifest.jsonl)' },
@@ -56,7 +63,8 @@ export function readPromptFile(path: string): string[] {
 export function promptsFrom(values: ParsedValues): string[] {
   const one = values['prompt'];
   const file = values['prompts'];
-  if (typeof one === 'string' && typeof file === 'string') throw new UserError('give --prompt or --prompts, not both');
+  if (typeof one === 'string' && typeof file === 'string')
+    throw new UserError('give --prompt or --prompts, not both');
   if (typeof one === 'string') return [one];
   if (typeof file === 'string') return readPromptFile(file);
   throw new UserError('give --prompt TEXT or --prompts FILE');
@@ -98,7 +106,9 @@ export async function run(argv: string[]): Promise<number> {
     }
   }
   mkdirSync(out, { recursive: true });
-  const all = prompts.flatMap((p, i) => Array.from({ length: perPrompt }, (_, j) => ({ prompt: p, promptIndex: i, k: j })));
+  const all = prompts.flatMap((p, i) =>
+    Array.from({ length: perPrompt }, (_, j) => ({ prompt: p, promptIndex: i, k: j })),
+  );
   const progress = new Progress('generate', all.length, 'images');
   const lines: string[] = [];
   for (let start = 0; start < all.length; start += batch) {
@@ -112,7 +122,16 @@ export async function run(argv: string[]): Promise<number> {
       const n = start + j;
       const file = `${String(n).padStart(5, '0')}.png`;
       writePng(join(out, file), img);
-      lines.push(JSON.stringify({ file, prompt: chunk[j]!.prompt, prompt_index: chunk[j]!.promptIndex, seed: seeds[j], ...sampler, model: modelDir }));
+      lines.push(
+        JSON.stringify({
+          file,
+          prompt: chunk[j]!.prompt,
+          prompt_index: chunk[j]!.promptIndex,
+          seed: seeds[j],
+          ...sampler,
+          model: modelDir,
+        }),
+      );
     });
     images.dispose();
     progress.update(Math.min(start + batch, all.length));

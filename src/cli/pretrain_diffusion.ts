@@ -14,14 +14,34 @@ export const PRETRAIN_DIFFUSION_SPEC = {
   name: 'pretrain diffusion',
   summary: 'pretrain the original text-to-image model on the sprite world (resumable)',
   options: {
-    out: { type: 'string' as const, default: 'checkpoints/world/base', help: 'text-to-image checkpoint folder to export to' },
-    work: { type: 'string' as const, default: 'runs/pretrain-diffusion', help: 'training state folder (resume from here)' },
-    clip: { type: 'string' as const, default: 'checkpoints/world/clip', help: 'CLIP checkpoint whose text tower is the frozen text encoder' },
+    out: {
+      type: 'string' as const,
+      default: 'checkpoints/world/base',
+      help: 'text-to-image checkpoint folder to export to',
+    },
+    work: {
+      type: 'string' as const,
+      default: 'runs/pretrain-diffusion',
+      help: 'training state folder (resume from here)',
+    },
+    clip: {
+      type: 'string' as const,
+      default: 'checkpoints/world/clip',
+      help: 'CLIP checkpoint whose text tower is the frozen text encoder',
+    },
     steps: { type: 'string' as const, default: '15000', help: 'total optimizer steps' },
     batch: { type: 'string' as const, default: '64', help: 'batch size' },
     lr: { type: 'string' as const, default: '5e-4', help: 'AdamW learning rate (after warmup)' },
-    seed: { type: 'string' as const, default: '0', help: 'seed of the weights, the data order and the noise' },
-    'save-every': { type: 'string' as const, default: '250', help: 'steps between checkpoints (and exports, sample grids)' },
+    seed: {
+      type: 'string' as const,
+      default: '0',
+      help: 'seed of the weights, the data order and the noise',
+    },
+    'save-every': {
+      type: 'string' as const,
+      default: '250',
+      help: 'steps between checkpoints (and exports, sample grids)',
+    },
     device: { type: 'string' as const, default: 'cpu', help: 'cpu, cuda or cuda:N' },
   },
 };
@@ -67,7 +87,8 @@ export async function runPretrainDiffusion(argv: string[]): Promise<number> {
   try {
     textEncoder = loadTextEncoder(clipDir, device);
   } catch (e) {
-    if (e instanceof CheckpointError) throw new UserError(`--clip ${clipDir}: ${e.message} (run \`t2i-align pretrain clip\` first)`);
+    if (e instanceof CheckpointError)
+      throw new UserError(`--clip ${clipDir}: ${e.message} (run \`t2i-align pretrain clip\` first)`);
     throw e;
   }
   const corpus = { ...DEFAULT_CORPUS, seed: config.seed };
@@ -78,7 +99,10 @@ export async function runPretrainDiffusion(argv: string[]): Promise<number> {
     },
   };
   mkdirSync(join(work, 'samples'), { recursive: true });
-  writeFileSync(join(work, 'command.json'), `${JSON.stringify({ argv: ['pretrain', 'diffusion', ...argv], config, corpus }, null, 2)}\n`);
+  writeFileSync(
+    join(work, 'command.json'),
+    `${JSON.stringify({ argv: ['pretrain', 'diffusion', ...argv], config, corpus }, null, 2)}\n`,
+  );
   let stop = false;
   const onSignal = () => {
     process.stderr.write('pretrain diffusion: interrupted, saving a checkpoint...\n');
@@ -110,11 +134,18 @@ export async function runPretrainDiffusion(argv: string[]): Promise<number> {
       const pipe = new TextToImagePipeline(ema, textEncoder, WORLD_SCHEDULER_CONFIG, device);
       const prompts = GRID_PROMPTS.flatMap((p) => [p, p, p, p]);
       const images = pipe.generate(prompts, { seeds: prompts.map((_, i) => i), steps: 25, guidance: 5 });
-      writePng(join(work, 'samples', `step-${String(step).padStart(6, '0')}.png`), imageGrid(tensorToImages(images), { columns: 4, scale: 2 }));
+      writePng(
+        join(work, 'samples', `step-${String(step).padStart(6, '0')}.png`),
+        imageGrid(tensorToImages(images), { columns: 4, scale: 2 }),
+      );
       images.dispose();
-      process.stderr.write(`pretrain diffusion: step ${step}: exported ${out}, sample grid in ${join(work, 'samples')}\n`);
+      process.stderr.write(
+        `pretrain diffusion: step ${step}: exported ${out}, sample grid in ${join(work, 'samples')}\n`,
+      );
     },
   });
-  process.stdout.write(`pretrain diffusion: stopped at step ${result.step}/${config.steps}; checkpoint ${out}\n`);
+  process.stdout.write(
+    `pretrain diffusion: stopped at step ${result.step}/${config.steps}; checkpoint ${out}\n`,
+  );
   return 0;
 }

@@ -2,7 +2,7 @@
  * `t2i-align selfcheck`: proves the tensor engine works on this machine — trains a tiny conv net to
  * reconstruct random images and prints the loss falling, then the engine's facts.
  */
-import { parseCommand, numberOption } from './args.js';
+import { numberOption, parseCommand } from './args.js';
 import { UserError } from './errors.js';
 
 export async function run(argv: string[]): Promise<number> {
@@ -22,14 +22,18 @@ export async function run(argv: string[]): Promise<number> {
   const device = String(parsed.values['device']);
   const torch = await import('../torch/index.js');
   if (device.startsWith('cuda') && !torch.cudaIsAvailable()) {
-    throw new UserError(`--device ${device}: this libtorch has no CUDA device (build the addon with LIBTORCH pointing at a CUDA libtorch)`);
+    throw new UserError(
+      `--device ${device}: this libtorch has no CUDA device (build the addon with LIBTORCH pointing at a CUDA libtorch)`,
+    );
   }
   const { nn, optim, randn, tidy, Generator } = torch;
   const g = new Generator(0);
   const relu = () => new nn.Lambda((x) => x.relu());
   const net = new nn.Sequential(
-    new nn.Conv2d(3, 16, 3, { padding: 1, generator: g }), relu(),
-    new nn.Conv2d(16, 16, 3, { padding: 1, generator: g }), relu(),
+    new nn.Conv2d(3, 16, 3, { padding: 1, generator: g }),
+    relu(),
+    new nn.Conv2d(16, 16, 3, { padding: 1, generator: g }),
+    relu(),
     new nn.Conv2d(16, 3, 3, { padding: 1, generator: g }),
   ).to({ device });
   const x = randn([16, 3, 16, 16], { generator: g, device });
@@ -56,6 +60,10 @@ export async function run(argv: string[]): Promise<number> {
       `${net.numParameters()} parameters\n`,
   );
   const ok = last < first / 2;
-  process.stdout.write(ok ? `selfcheck passed: loss fell from ${first.toFixed(4)} to ${last.toFixed(4)}\n` : `selfcheck FAILED: loss ${first} -> ${last}\n`);
+  process.stdout.write(
+    ok
+      ? `selfcheck passed: loss fell from ${first.toFixed(4)} to ${last.toFixed(4)}\n`
+      : `selfcheck FAILED: loss ${first} -> ${last}\n`,
+  );
   return ok ? 0 : 1;
 }

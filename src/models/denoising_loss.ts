@@ -3,7 +3,7 @@
  * L_simple): l(x_0, c) = E_{t, eps} || f_theta(x_t, t, c) - target ||^2, averaged over pixels but
  * not over the batch, so that the reward-weighted fine-tuning can weight each sample (paper eq. 2).
  */
-import { type Generator, type Tensor, randint, randn } from '../torch/index.js';
+import { type Generator, randint, randn, type Tensor } from '../torch/index.js';
 import type { DDPMScheduler } from './scheduler_ddpm.js';
 import type { UNet2DConditionModel } from './unet.js';
 

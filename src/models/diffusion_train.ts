@@ -9,14 +9,22 @@
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import {
+  Generator,
+  loadSafetensors,
+  noGrad,
+  optim,
+  saveSafetensors,
+  type Tensor,
+  tidy,
+} from '../torch/index.js';
 import type { RGBImage } from '../world/image.js';
-import { Rng, hashSeed } from '../world/rng.js';
-import { Generator, type Tensor, loadSafetensors, noGrad, optim, saveSafetensors, tidy } from '../torch/index.js';
+import { hashSeed, Rng } from '../world/rng.js';
 import { denoisingLoss } from './denoising_loss.js';
 import { imagesToTensor } from './images.js';
-import { DDPMScheduler, type SchedulerConfig } from './scheduler_ddpm.js';
 import type { TextEncoder } from './pipeline.js';
-import { type UNetConfig, UNet2DConditionModel } from './unet.js';
+import { DDPMScheduler, type SchedulerConfig } from './scheduler_ddpm.js';
+import { UNet2DConditionModel, type UNetConfig } from './unet.js';
 
 /** Where training pairs come from: batch `index` of `size` pairs, a pure function of its arguments. */
 export interface PairSource {
@@ -93,7 +101,9 @@ export async function trainDiffusion(o: {
   const c = o.config;
   mkdirSync(o.workDir, { recursive: true });
   const statePath = join(o.workDir, 'state.json');
-  const unet = new UNet2DConditionModel(o.unetConfig, { generator: new Generator(c.seed) }).to({ device: c.device });
+  const unet = new UNet2DConditionModel(o.unetConfig, { generator: new Generator(c.seed) }).to({
+    device: c.device,
+  });
   const ema = new UNet2DConditionModel(o.unetConfig).to({ device: c.device });
   ema.loadStateDict(unet.stateDict());
   ema.eval();
@@ -104,14 +114,18 @@ export async function trainDiffusion(o: {
   if (existsSync(statePath)) {
     const state = JSON.parse(readFileSync(statePath, 'utf8')) as TrainState;
     if (JSON.stringify(state.unet) !== JSON.stringify(o.unetConfig)) {
-      throw new Error(`${o.workDir}: holds a run of a different UNet config; use another --work folder or delete it`);
+      throw new Error(
+        `${o.workDir}: holds a run of a different UNet config; use another --work folder or delete it`,
+      );
     }
     step = state.step;
     unet.loadStateDict(loadSafetensors(join(o.workDir, 'unet.safetensors'), { device: c.device }).tensors);
     const emaSd = loadSafetensors(join(o.workDir, 'ema.safetensors'), { device: c.device }).tensors;
     noGrad(() => {
       const names = Object.keys(unet.stateDict());
-      emaTracker.shadow.forEach((s, i) => s.copy_(emaSd[names[i]!]!));
+      emaTracker.shadow.forEach((s, i) => {
+        s.copy_(emaSd[names[i]!]!);
+      });
     });
     const optSd = loadSafetensors(join(o.workDir, 'optimizer.safetensors'), { device: c.device });
     opt.loadStateDict({ tensors: optSd.tensors, scalars: { step: Number(optSd.metadata['step']) } });
@@ -132,7 +146,8 @@ export async function trainDiffusion(o: {
     const state: TrainState = { step, config: c, unet: o.unetConfig, scheduler: o.schedulerConfig };
     writeFileSync(tmp('state.json'), JSON.stringify(state, null, 2));
     // rename last: a crash mid-save leaves the previous checkpoint intact
-    for (const f of ['unet.safetensors', 'ema.safetensors', 'optimizer.safetensors', 'state.json']) renameSync(tmp(f), join(o.workDir, f));
+    for (const f of ['unet.safetensors', 'ema.safetensors', 'optimizer.safetensors', 'state.json'])
+      renameSync(tmp(f), join(o.workDir, f));
     emaTracker.copyTo(ema.parameters());
     await o.onCheckpoint?.(step, ema);
   };
@@ -153,7 +168,9 @@ export async function trainDiffusion(o: {
       const x0 = imagesToTensor(images, c.device).mul(2).sub(1);
       const context = noGrad(() => o.textEncoder.encode(conditioned));
       opt.zeroGrad();
-      const l = denoisingLoss(unet, scheduler, x0, context, { generator: new Generator(hashSeed(c.seed, 'noise', step)) }).mean();
+      const l = denoisingLoss(unet, scheduler, x0, context, {
+        generator: new Generator(hashSeed(c.seed, 'noise', step)),
+      }).mean();
       l.backward();
       optim.clipGradNorm(params, c.maxGradNorm);
       opt.step();
@@ -167,7 +184,14 @@ export async function trainDiffusion(o: {
       const now = performance.now();
       const ips = (windowSteps * c.batchSize) / ((now - windowStart) / 1000);
       const perStep = (now - runStart) / 1000 / (step - startStep);
-      const p: TrainProgress = { step, steps: c.steps, loss: windowLoss / windowSteps, imagesPerSecond: ips, etaSeconds: perStep * (c.steps - step), lr: lrNow };
+      const p: TrainProgress = {
+        step,
+        steps: c.steps,
+        loss: windowLoss / windowSteps,
+        imagesPerSecond: ips,
+        etaSeconds: perStep * (c.steps - step),
+        lr: lrNow,
+      };
       appendFileSync(logPath, `${JSON.stringify({ ...p, time: new Date().toISOString() })}\n`);
       o.onProgress?.(p);
       windowLoss = 0;

@@ -1,6 +1,7 @@
 /** Conversions between the world's RGBImage (HWC floats in [0, 1]) and image tensors [B, 3, H, W]. */
+
+import { fromTypedArray, type Tensor } from '../torch/index.js';
 import type { RGBImage } from '../world/image.js';
-import { type Tensor, fromTypedArray } from '../torch/index.js';
 
 /** RGBImage[] -> [B, 3, H, W] float32 in [0, 1] on `device`. All images must share one size. */
 export function imagesToTensor(images: readonly RGBImage[], device = 'cpu'): Tensor {
@@ -8,7 +9,8 @@ export function imagesToTensor(images: readonly RGBImage[], device = 'cpu'): Ten
   const { width: W, height: H } = images[0]!;
   const data = new Float32Array(images.length * 3 * H * W);
   images.forEach((img, b) => {
-    if (img.width !== W || img.height !== H) throw new Error(`imagesToTensor: image ${b} is ${img.width}x${img.height}, expected ${W}x${H}`);
+    if (img.width !== W || img.height !== H)
+      throw new Error(`imagesToTensor: image ${b} is ${img.width}x${img.height}, expected ${W}x${H}`);
     const base = b * 3 * H * W;
     for (let p = 0; p < H * W; p++) {
       data[base + p] = img.data[p * 3]!;

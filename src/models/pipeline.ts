@@ -5,7 +5,7 @@
  * Every image has its own seed: its starting noise (and, with eta > 0, its step noise) comes from a
  * generator seeded by it, so the same seed gives the same image whatever the batch.
  */
-import { Generator, type Tensor, cat, full, noGrad, randn, tidy } from '../torch/index.js';
+import { cat, full, Generator, noGrad, randn, type Tensor, tidy } from '../torch/index.js';
 import { DDIMScheduler } from './scheduler_ddim.js';
 import type { SchedulerConfig } from './scheduler_ddpm.js';
 import type { UNet2DConditionModel } from './unet.js';
@@ -44,7 +44,8 @@ export class TextToImagePipeline {
 
   /** prompts[i] with seeds[i] -> images [N, C, H, W] in [0, 1] (float32, CPU). */
   generate(prompts: string[], o: GenerateOptions): Tensor {
-    if (prompts.length !== o.seeds.length) throw new Error(`generate: ${prompts.length} prompts but ${o.seeds.length} seeds`);
+    if (prompts.length !== o.seeds.length)
+      throw new Error(`generate: ${prompts.length} prompts but ${o.seeds.length} seeds`);
     const s = { ...DEFAULT_SAMPLER, ...o };
     const batch = o.batchSize ?? 64;
     const outs: Tensor[] = [];
@@ -77,12 +78,21 @@ export class TextToImagePipeline {
     return images;
   }
 
-  #sampleBatch(prompts: string[], seeds: number[], scheduler: DDIMScheduler, s: SamplerSettings, tick: () => void): Tensor {
+  #sampleBatch(
+    prompts: string[],
+    seeds: number[],
+    scheduler: DDIMScheduler,
+    s: SamplerSettings,
+    tick: () => void,
+  ): Tensor {
     const c = this.unet.config;
     const size = c.sample_size;
     const B = prompts.length;
     const generators = seeds.map((seed) => new Generator(seed));
-    let x = cat(generators.map((g) => randn([1, c.in_channels, size, size], { generator: g, device: this.device })), 0);
+    let x = cat(
+      generators.map((g) => randn([1, c.in_channels, size, size], { generator: g, device: this.device })),
+      0,
+    );
     const guided = s.guidance !== 1;
     const cond = this.textEncoder.encode(prompts);
     // unconditional ("") and conditional halves in one batch

@@ -2,8 +2,8 @@
  * DDIM sampler (Song et al. 2021), as diffusers' DDIMScheduler: a chosen number of steps over the
  * DDPM training schedule, eta = 0 deterministic, eta = 1 DDPM-like.
  */
-import { type Generator, type Tensor, cat, randn } from '../torch/index.js';
-import { type SchedulerConfig, cumprodAlphas, makeBetas, validateSchedulerConfig } from './scheduler_ddpm.js';
+import { cat, type Generator, randn, type Tensor } from '../torch/index.js';
+import { cumprodAlphas, makeBetas, type SchedulerConfig, validateSchedulerConfig } from './scheduler_ddpm.js';
 
 export class DDIMScheduler {
   readonly config: SchedulerConfig;
@@ -21,10 +21,14 @@ export class DDIMScheduler {
   /** "leading" spacing: t_i = i * (T / n) + steps_offset, descending. */
   setTimesteps(n: number): void {
     const T = this.config.num_train_timesteps;
-    if (!Number.isInteger(n) || n < 1 || n > T) throw new Error(`DDIM: number of steps must be an integer in [1, ${T}], got ${n}`);
+    if (!Number.isInteger(n) || n < 1 || n > T)
+      throw new Error(`DDIM: number of steps must be an integer in [1, ${T}], got ${n}`);
     const ratio = Math.floor(T / n);
     this.numInferenceSteps = n;
-    this.timesteps = Array.from({ length: n }, (_, i) => Math.round(i * ratio) + this.config.steps_offset).reverse();
+    this.timesteps = Array.from(
+      { length: n },
+      (_, i) => Math.round(i * ratio) + this.config.steps_offset,
+    ).reverse();
   }
 
   /**
@@ -85,5 +89,8 @@ export class DDIMScheduler {
 
 /** One [1, ...per] draw from each generator, concatenated to [B, ...per]. */
 function stackNoise(per: number[], gens: Generator[], like: Tensor): Tensor {
-  return cat(gens.map((g) => randn([1, ...per], { generator: g, device: like.device, dtype: like.dtype })), 0);
+  return cat(
+    gens.map((g) => randn([1, ...per], { generator: g, device: like.device, dtype: like.dtype })),
+    0,
+  );
 }

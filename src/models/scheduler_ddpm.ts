@@ -2,7 +2,7 @@
  * DDPM noise schedule (Ho et al. 2020), as diffusers' DDPMScheduler: owns the forward process
  * q(x_t | x_0) used for training, and the ancestral reverse step.
  */
-import { type Generator, type Tensor, randn, tensor } from '../torch/index.js';
+import { type Generator, randn, type Tensor, tensor } from '../torch/index.js';
 
 export type BetaSchedule = 'linear' | 'scaled_linear';
 export type PredictionType = 'epsilon' | 'v_prediction';
@@ -32,7 +32,9 @@ export const WORLD_SCHEDULER_CONFIG: SchedulerConfig = {
 };
 
 /** beta_t for t = 0..T-1: linear, or linear in sqrt(beta) ("scaled_linear", Stable Diffusion). */
-export function makeBetas(c: Pick<SchedulerConfig, 'num_train_timesteps' | 'beta_start' | 'beta_end' | 'beta_schedule'>): Float64Array {
+export function makeBetas(
+  c: Pick<SchedulerConfig, 'num_train_timesteps' | 'beta_start' | 'beta_end' | 'beta_schedule'>,
+): Float64Array {
   const T = c.num_train_timesteps;
   const betas = new Float64Array(T);
   for (let i = 0; i < T; i++) {
@@ -41,7 +43,10 @@ export function makeBetas(c: Pick<SchedulerConfig, 'num_train_timesteps' | 'beta
     else if (c.beta_schedule === 'scaled_linear') {
       const s = Math.sqrt(c.beta_start) + f * (Math.sqrt(c.beta_end) - Math.sqrt(c.beta_start));
       betas[i] = s * s;
-    } else throw new Error(`unknown beta schedule "${String(c.beta_schedule)}" (expected linear or scaled_linear)`);
+    } else
+      throw new Error(
+        `unknown beta schedule "${String(c.beta_schedule)}" (expected linear or scaled_linear)`,
+      );
   }
   return betas;
 }
@@ -60,10 +65,14 @@ export function cumprodAlphas(betas: Float64Array): Float64Array {
 export function validateSchedulerConfig(c: Partial<SchedulerConfig>): SchedulerConfig {
   const merged = { ...WORLD_SCHEDULER_CONFIG, ...c };
   if (merged.beta_schedule !== 'linear' && merged.beta_schedule !== 'scaled_linear') {
-    throw new Error(`unknown beta schedule "${String(merged.beta_schedule)}" (expected linear or scaled_linear)`);
+    throw new Error(
+      `unknown beta schedule "${String(merged.beta_schedule)}" (expected linear or scaled_linear)`,
+    );
   }
   if (merged.prediction_type !== 'epsilon' && merged.prediction_type !== 'v_prediction') {
-    throw new Error(`unknown prediction type "${String(merged.prediction_type)}" (expected epsilon or v_prediction)`);
+    throw new Error(
+      `unknown prediction type "${String(merged.prediction_type)}" (expected epsilon or v_prediction)`,
+    );
   }
   return merged;
 }
@@ -93,9 +102,15 @@ export class DDPMScheduler {
 
   /** Per-sample sqrt(alpha_bar_t) and sqrt(1 - alpha_bar_t), shaped [B, 1, 1, 1] for broadcasting. */
   #coefs(timesteps: Tensor, like: Tensor): [Tensor, Tensor] {
-    const acp = this.alphasCumprodTensor(like.device).indexSelect(0, timesteps.to({ dtype: 'int64', device: like.device }));
+    const acp = this.alphasCumprodTensor(like.device).indexSelect(
+      0,
+      timesteps.to({ dtype: 'int64', device: like.device }),
+    );
     const shape = [acp.size(0), ...new Array(like.ndim - 1).fill(1)];
-    return [acp.sqrt().reshape(shape).to({ dtype: like.dtype }), acp.rsub(1).sqrt().reshape(shape).to({ dtype: like.dtype })];
+    return [
+      acp.sqrt().reshape(shape).to({ dtype: like.dtype }),
+      acp.rsub(1).sqrt().reshape(shape).to({ dtype: like.dtype }),
+    ];
   }
 
   /** x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps (Ho et al. eq. 4). x0, noise [B, ...], timesteps [B] int. */
@@ -119,7 +134,12 @@ export class DDPMScheduler {
    * One ancestral step x_t -> x_{t-1} (Ho et al. eq. 7 with sigma_t^2 = beta~_t), all samples at the same t.
    * Returns the new sample and the predicted x_0.
    */
-  step(modelOutput: Tensor, t: number, sample: Tensor, generator?: Generator): { prevSample: Tensor; predOriginalSample: Tensor } {
+  step(
+    modelOutput: Tensor,
+    t: number,
+    sample: Tensor,
+    generator?: Generator,
+  ): { prevSample: Tensor; predOriginalSample: Tensor } {
     const acp = this.alphasCumprod[t]!;
     const acpPrev = t > 0 ? this.alphasCumprod[t - 1]! : 1;
     const beta = 1 - acp / acpPrev;

@@ -7,13 +7,19 @@
  * CLIPTextModel folder), referenced rather than copied: a fine-tuned model shares the original's.
  */
 import { isAbsolute, relative, resolve } from 'node:path';
-import { type Tensor, noGrad } from '../torch/index.js';
-import { CheckpointError, loadCheckpoint, loadIntoModule, readCheckpointConfig, saveCheckpoint } from './checkpoint.js';
+import { noGrad, type Tensor } from '../torch/index.js';
+import {
+  CheckpointError,
+  loadCheckpoint,
+  loadIntoModule,
+  readCheckpointConfig,
+  saveCheckpoint,
+} from './checkpoint.js';
 import { type CLIPTextModel, type CLIPTextTransformer, loadCLIPTextModel } from './clip.js';
 import { DEFAULT_SAMPLER, type SamplerSettings, type TextEncoder, TextToImagePipeline } from './pipeline.js';
 import { type SchedulerConfig, validateSchedulerConfig } from './scheduler_ddpm.js';
-import { type Tokenizer, loadTokenizer } from './tokenizer.js';
-import { type UNetConfig, UNet2DConditionModel, validateUNetConfig } from './unet.js';
+import { loadTokenizer, type Tokenizer } from './tokenizer.js';
+import { UNet2DConditionModel, type UNetConfig, validateUNetConfig } from './unet.js';
 
 export const PIPELINE_CLASS = 'TextToImagePipeline';
 
@@ -79,8 +85,11 @@ export function readPipelineConfig(dir: string): PipelineConfig {
 export function loadPipeline(dir: string, o: { device?: string } = {}): LoadedPipeline {
   const device = o.device ?? 'cpu';
   const config = readPipelineConfig(dir);
-  if (!config.text_encoder) throw new CheckpointError(`checkpoint ${dir}: config.json names no text_encoder folder`);
-  const encoderDir = isAbsolute(config.text_encoder) ? config.text_encoder : resolve(dir, config.text_encoder);
+  if (!config.text_encoder)
+    throw new CheckpointError(`checkpoint ${dir}: config.json names no text_encoder folder`);
+  const encoderDir = isAbsolute(config.text_encoder)
+    ? config.text_encoder
+    : resolve(dir, config.text_encoder);
   const ckpt = loadCheckpoint(dir, { expectedClass: PIPELINE_CLASS });
   const unet = new UNet2DConditionModel(config.unet);
   try {
@@ -90,7 +99,13 @@ export function loadPipeline(dir: string, o: { device?: string } = {}): LoadedPi
   }
   unet.to({ device }).eval();
   const textEncoder = loadTextEncoder(encoderDir, device);
-  return { dir, config, unet, textEncoder, pipeline: new TextToImagePipeline(unet, textEncoder, config.scheduler, device) };
+  return {
+    dir,
+    config,
+    unet,
+    textEncoder,
+    pipeline: new TextToImagePipeline(unet, textEncoder, config.scheduler, device),
+  };
 }
 
 /** Writes a text-to-image checkpoint folder; `textEncoderDir` is stored relative to `dir`. */
@@ -116,4 +131,3 @@ export function savePipeline(
   };
   saveCheckpoint(dir, { config, module: o.unet, dtype: o.dtype ?? 'float16', files: o.files });
 }
-

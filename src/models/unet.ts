@@ -5,8 +5,8 @@
  *
  * forward(sample [B, Cin, H, W], timesteps [B], context [B, S, cross_attention_dim]) -> [B, Cout, H, W]
  */
-import { type Generator, type Tensor, arange, cat, nn, F } from '../torch/index.js';
-import { type DownBlockType, DownBlock, MidBlock, type UpBlockType, UpBlock } from './unet_blocks.js';
+import { arange, cat, F, type Generator, nn, type Tensor } from '../torch/index.js';
+import { DownBlock, type DownBlockType, MidBlock, UpBlock, type UpBlockType } from './unet_blocks.js';
 
 export interface UNetConfig {
   sample_size: number;
@@ -50,13 +50,26 @@ export function validateUNetConfig(c: Partial<UNetConfig>): UNetConfig {
   const need = (k: keyof UNetConfig) => {
     if (c[k] === undefined) throw new Error(`UNet config: missing field "${k}"`);
   };
-  for (const k of ['in_channels', 'out_channels', 'block_out_channels', 'layers_per_block', 'down_block_types', 'up_block_types', 'cross_attention_dim'] as const) need(k);
+  for (const k of [
+    'in_channels',
+    'out_channels',
+    'block_out_channels',
+    'layers_per_block',
+    'down_block_types',
+    'up_block_types',
+    'cross_attention_dim',
+  ] as const)
+    need(k);
   const n = c.block_out_channels!.length;
   if (c.down_block_types!.length !== n || c.up_block_types!.length !== n) {
-    throw new Error(`UNet config: ${n} block_out_channels but ${c.down_block_types!.length} down and ${c.up_block_types!.length} up block types`);
+    throw new Error(
+      `UNet config: ${n} block_out_channels but ${c.down_block_types!.length} down and ${c.up_block_types!.length} up block types`,
+    );
   }
-  for (const t of c.down_block_types!) if (!KNOWN_DOWN.has(t)) throw new Error(`UNet config: unknown down block type "${t}"`);
-  for (const t of c.up_block_types!) if (!KNOWN_UP.has(t)) throw new Error(`UNet config: unknown up block type "${t}"`);
+  for (const t of c.down_block_types!)
+    if (!KNOWN_DOWN.has(t)) throw new Error(`UNet config: unknown down block type "${t}"`);
+  for (const t of c.up_block_types!)
+    if (!KNOWN_UP.has(t)) throw new Error(`UNet config: unknown up block type "${t}"`);
   return {
     sample_size: c.sample_size ?? 32,
     in_channels: c.in_channels!,
@@ -79,9 +92,16 @@ export function validateUNetConfig(c: Partial<UNetConfig>): UNetConfig {
  * freq_i = exp(-ln(10000) i / (dim/2 - shift)); emb = [sin(t freq), cos(t freq)] (cos first when flipped).
  * timesteps [B] -> [B, dim].
  */
-export function timestepEmbedding(timesteps: Tensor, dim: number, flipSinToCos: boolean, shift: number): Tensor {
+export function timestepEmbedding(
+  timesteps: Tensor,
+  dim: number,
+  flipSinToCos: boolean,
+  shift: number,
+): Tensor {
   const half = dim >> 1;
-  const freqs = arange(0, half, 1, { device: timesteps.device }).mul(-Math.log(10000) / (half - shift)).exp();
+  const freqs = arange(0, half, 1, { device: timesteps.device })
+    .mul(-Math.log(10000) / (half - shift))
+    .exp();
   const args = timesteps.to('float32').unsqueeze(1).mul(freqs.unsqueeze(0));
   const sin = args.sin();
   const cos = args.cos();
@@ -119,9 +139,13 @@ export class UNet2DConditionModel extends nn.Module {
     const g = o.generator;
     const ch = c.block_out_channels;
     const n = ch.length;
-    const heads = (i: number) => (Array.isArray(c.attention_head_dim) ? c.attention_head_dim[i]! : c.attention_head_dim);
+    const heads = (i: number) =>
+      Array.isArray(c.attention_head_dim) ? c.attention_head_dim[i]! : c.attention_head_dim;
     const temb = ch[0]! * 4;
-    this.conv_in = this.registerModule('conv_in', new nn.Conv2d(c.in_channels, ch[0]!, 3, { padding: 1, generator: g }));
+    this.conv_in = this.registerModule(
+      'conv_in',
+      new nn.Conv2d(c.in_channels, ch[0]!, 3, { padding: 1, generator: g }),
+    );
     this.time_embedding = this.registerModule('time_embedding', new TimestepEmbedding(ch[0]!, temb, g));
 
     this.down_blocks = this.registerModule('down_blocks', new nn.ModuleList<DownBlock>());
@@ -130,14 +154,23 @@ export class UNet2DConditionModel extends nn.Module {
       const inC = out;
       out = ch[i]!;
       const spec = {
-        inChannels: inC, outChannels: out, tembChannels: temb, layers: c.layers_per_block, groups: c.norm_num_groups, eps: c.norm_eps,
-        heads: heads(i), contextDim: c.cross_attention_dim, cross: c.down_block_types[i] === 'CrossAttnDownBlock2D',
+        inChannels: inC,
+        outChannels: out,
+        tembChannels: temb,
+        layers: c.layers_per_block,
+        groups: c.norm_num_groups,
+        eps: c.norm_eps,
+        heads: heads(i),
+        contextDim: c.cross_attention_dim,
+        cross: c.down_block_types[i] === 'CrossAttnDownBlock2D',
       };
       this.down_blocks.push(new DownBlock(spec, i < n - 1, { generator: g }));
     }
     this.mid_block = this.registerModule(
       'mid_block',
-      new MidBlock(ch[n - 1]!, temb, c.norm_num_groups, c.norm_eps, heads(n - 1), c.cross_attention_dim, { generator: g }),
+      new MidBlock(ch[n - 1]!, temb, c.norm_num_groups, c.norm_eps, heads(n - 1), c.cross_attention_dim, {
+        generator: g,
+      }),
     );
     this.up_blocks = this.registerModule('up_blocks', new nn.ModuleList<UpBlock>());
     const rev = [...ch].reverse();
@@ -148,21 +181,39 @@ export class UNet2DConditionModel extends nn.Module {
       outUp = rev[i]!;
       const inC = rev[Math.min(i + 1, n - 1)]!;
       const spec = {
-        inChannels: inC, outChannels: outUp, prevOutputChannels: prev, tembChannels: temb, layers: c.layers_per_block,
-        groups: c.norm_num_groups, eps: c.norm_eps, heads: revHeads[i]!, contextDim: c.cross_attention_dim,
+        inChannels: inC,
+        outChannels: outUp,
+        prevOutputChannels: prev,
+        tembChannels: temb,
+        layers: c.layers_per_block,
+        groups: c.norm_num_groups,
+        eps: c.norm_eps,
+        heads: revHeads[i]!,
+        contextDim: c.cross_attention_dim,
         cross: c.up_block_types[i] === 'CrossAttnUpBlock2D',
       };
       this.up_blocks.push(new UpBlock(spec, i < n - 1, { generator: g }));
     }
-    this.conv_norm_out = this.registerModule('conv_norm_out', new nn.GroupNorm(c.norm_num_groups, ch[0]!, c.norm_eps));
-    this.conv_out = this.registerModule('conv_out', new nn.Conv2d(ch[0]!, c.out_channels, 3, { padding: 1, generator: g }));
+    this.conv_norm_out = this.registerModule(
+      'conv_norm_out',
+      new nn.GroupNorm(c.norm_num_groups, ch[0]!, c.norm_eps),
+    );
+    this.conv_out = this.registerModule(
+      'conv_out',
+      new nn.Conv2d(ch[0]!, c.out_channels, 3, { padding: 1, generator: g }),
+    );
   }
 
   /** sample [B, Cin, H, W], timesteps [B] (or one value for all), context [B, S, D] -> predicted noise (or v) [B, Cout, H, W]. */
   forward(sample: Tensor, timesteps: Tensor, context: Tensor): Tensor {
     const B = sample.size(0);
     const t = timesteps.ndim === 0 || timesteps.numel === 1 ? timesteps.reshape(1).expand(B) : timesteps;
-    const tProj = timestepEmbedding(t, this.config.block_out_channels[0]!, this.config.flip_sin_to_cos, this.config.freq_shift);
+    const tProj = timestepEmbedding(
+      t,
+      this.config.block_out_channels[0]!,
+      this.config.flip_sin_to_cos,
+      this.config.freq_shift,
+    );
     const emb = this.time_embedding.forward(tProj.to({ dtype: sample.dtype }));
     let h = this.conv_in.forward(sample);
     const skips: Tensor[] = [h];

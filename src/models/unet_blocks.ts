@@ -5,7 +5,7 @@
  *
  * Shapes: feature maps [B, C, H, W]; the time embedding temb [B, T]; the text context [B, S, Dctx].
  */
-import { F, type Generator, type Tensor, cat, nn } from '../torch/index.js';
+import { cat, F, type Generator, nn, type Tensor } from '../torch/index.js';
 
 export interface BlockInit {
   generator?: Generator;
@@ -19,16 +19,34 @@ export class ResnetBlock2D extends nn.Module {
   readonly norm2: nn.GroupNorm;
   readonly conv2: nn.Conv2d;
   readonly conv_shortcut: nn.Conv2d | null;
-  constructor(inChannels: number, outChannels: number, tembChannels: number, groups: number, eps: number, o: BlockInit = {}) {
+  constructor(
+    inChannels: number,
+    outChannels: number,
+    tembChannels: number,
+    groups: number,
+    eps: number,
+    o: BlockInit = {},
+  ) {
     super();
     const g = o.generator;
     this.norm1 = this.registerModule('norm1', new nn.GroupNorm(groups, inChannels, eps));
-    this.conv1 = this.registerModule('conv1', new nn.Conv2d(inChannels, outChannels, 3, { padding: 1, generator: g }));
-    this.time_emb_proj = this.registerModule('time_emb_proj', new nn.Linear(tembChannels, outChannels, { generator: g }));
+    this.conv1 = this.registerModule(
+      'conv1',
+      new nn.Conv2d(inChannels, outChannels, 3, { padding: 1, generator: g }),
+    );
+    this.time_emb_proj = this.registerModule(
+      'time_emb_proj',
+      new nn.Linear(tembChannels, outChannels, { generator: g }),
+    );
     this.norm2 = this.registerModule('norm2', new nn.GroupNorm(groups, outChannels, eps));
-    this.conv2 = this.registerModule('conv2', new nn.Conv2d(outChannels, outChannels, 3, { padding: 1, generator: g }));
+    this.conv2 = this.registerModule(
+      'conv2',
+      new nn.Conv2d(outChannels, outChannels, 3, { padding: 1, generator: g }),
+    );
     this.conv_shortcut =
-      inChannels !== outChannels ? this.registerModule('conv_shortcut', new nn.Conv2d(inChannels, outChannels, 1, { generator: g })) : null;
+      inChannels !== outChannels
+        ? this.registerModule('conv_shortcut', new nn.Conv2d(inChannels, outChannels, 1, { generator: g }))
+        : null;
   }
   forward(x: Tensor, temb: Tensor): Tensor {
     let h = this.conv1.forward(F.silu(this.norm1.forward(x)));
@@ -59,7 +77,10 @@ export class Attention extends nn.Module {
     this.to_k = this.registerModule('to_k', new nn.Linear(contextDim, inner, { bias: false, generator: g }));
     this.to_v = this.registerModule('to_v', new nn.Linear(contextDim, inner, { bias: false, generator: g }));
     // to_out.1 is a Dropout in diffusers: it has no parameters, so only to_out.0 is registered.
-    this.to_out = this.registerModule('to_out', new nn.ModuleList([new nn.Linear(inner, queryDim, { generator: g })]));
+    this.to_out = this.registerModule(
+      'to_out',
+      new nn.ModuleList([new nn.Linear(inner, queryDim, { generator: g })]),
+    );
   }
   /** x [B, N, Dq], context [B, S, Dctx] (self-attention when omitted) -> [B, N, Dq]. */
   forward(x: Tensor, context?: Tensor): Tensor {
@@ -139,14 +160,21 @@ export class Transformer2DModel extends nn.Module {
   readonly proj_out: nn.Conv2d;
   constructor(channels: number, heads: number, contextDim: number, groups: number, o: BlockInit = {}) {
     super();
-    if (channels % heads) throw new Error(`Transformer2DModel: ${channels} channels do not split into ${heads} heads`);
+    if (channels % heads)
+      throw new Error(`Transformer2DModel: ${channels} channels do not split into ${heads} heads`);
     this.norm = this.registerModule('norm', new nn.GroupNorm(groups, channels, 1e-6));
-    this.proj_in = this.registerModule('proj_in', new nn.Conv2d(channels, channels, 1, { generator: o.generator }));
+    this.proj_in = this.registerModule(
+      'proj_in',
+      new nn.Conv2d(channels, channels, 1, { generator: o.generator }),
+    );
     this.transformer_blocks = this.registerModule(
       'transformer_blocks',
       new nn.ModuleList([new BasicTransformerBlock(channels, heads, channels / heads, contextDim, o)]),
     );
-    this.proj_out = this.registerModule('proj_out', new nn.Conv2d(channels, channels, 1, { generator: o.generator }));
+    this.proj_out = this.registerModule(
+      'proj_out',
+      new nn.Conv2d(channels, channels, 1, { generator: o.generator }),
+    );
   }
   forward(x: Tensor, context: Tensor): Tensor {
     const [B, C, H, W] = x.shape as [number, number, number, number];
@@ -162,7 +190,10 @@ export class Downsample2D extends nn.Module {
   readonly conv: nn.Conv2d;
   constructor(channels: number, o: BlockInit = {}) {
     super();
-    this.conv = this.registerModule('conv', new nn.Conv2d(channels, channels, 3, { stride: 2, padding: 1, generator: o.generator }));
+    this.conv = this.registerModule(
+      'conv',
+      new nn.Conv2d(channels, channels, 3, { stride: 2, padding: 1, generator: o.generator }),
+    );
   }
   forward(x: Tensor): Tensor {
     return this.conv.forward(x);
@@ -173,7 +204,10 @@ export class Upsample2D extends nn.Module {
   readonly conv: nn.Conv2d;
   constructor(channels: number, o: BlockInit = {}) {
     super();
-    this.conv = this.registerModule('conv', new nn.Conv2d(channels, channels, 3, { padding: 1, generator: o.generator }));
+    this.conv = this.registerModule(
+      'conv',
+      new nn.Conv2d(channels, channels, 3, { padding: 1, generator: o.generator }),
+    );
   }
   forward(x: Tensor): Tensor {
     return this.conv.forward(F.interpolate(x, { scaleFactor: 2, mode: 'nearest' }));
@@ -204,11 +238,25 @@ export class DownBlock extends nn.Module {
     super();
     this.resnets = this.registerModule('resnets', new nn.ModuleList<ResnetBlock2D>());
     for (let i = 0; i < s.layers; i++) {
-      this.resnets.push(new ResnetBlock2D(i === 0 ? s.inChannels : s.outChannels, s.outChannels, s.tembChannels, s.groups, s.eps, o));
+      this.resnets.push(
+        new ResnetBlock2D(
+          i === 0 ? s.inChannels : s.outChannels,
+          s.outChannels,
+          s.tembChannels,
+          s.groups,
+          s.eps,
+          o,
+        ),
+      );
     }
-    this.attentions = s.cross ? this.registerModule('attentions', new nn.ModuleList<Transformer2DModel>()) : null;
-    for (let i = 0; s.cross && i < s.layers; i++) this.attentions!.push(new Transformer2DModel(s.outChannels, s.heads, s.contextDim, s.groups, o));
-    this.downsamplers = addDownsample ? this.registerModule('downsamplers', new nn.ModuleList([new Downsample2D(s.outChannels, o)])) : null;
+    this.attentions = s.cross
+      ? this.registerModule('attentions', new nn.ModuleList<Transformer2DModel>())
+      : null;
+    for (let i = 0; s.cross && i < s.layers; i++)
+      this.attentions!.push(new Transformer2DModel(s.outChannels, s.heads, s.contextDim, s.groups, o));
+    this.downsamplers = addDownsample
+      ? this.registerModule('downsamplers', new nn.ModuleList([new Downsample2D(s.outChannels, o)]))
+      : null;
   }
   /** Returns the output and the skip states (one per resnet, plus the downsampled output). */
   forward(x: Tensor, temb: Tensor, context: Tensor): { h: Tensor; skips: Tensor[] } {
@@ -232,21 +280,24 @@ export class UpBlock extends nn.Module {
   readonly resnets: nn.ModuleList<ResnetBlock2D>;
   readonly attentions: nn.ModuleList<Transformer2DModel> | null;
   readonly upsamplers: nn.ModuleList<Upsample2D> | null;
-  constructor(
-    s: LevelSpec & { prevOutputChannels: number },
-    addUpsample: boolean,
-    o: BlockInit = {},
-  ) {
+  constructor(s: LevelSpec & { prevOutputChannels: number }, addUpsample: boolean, o: BlockInit = {}) {
     super();
     this.resnets = this.registerModule('resnets', new nn.ModuleList<ResnetBlock2D>());
     for (let i = 0; i < s.layers + 1; i++) {
       const skipChannels = i === s.layers ? s.inChannels : s.outChannels;
       const resnetIn = i === 0 ? s.prevOutputChannels : s.outChannels;
-      this.resnets.push(new ResnetBlock2D(resnetIn + skipChannels, s.outChannels, s.tembChannels, s.groups, s.eps, o));
+      this.resnets.push(
+        new ResnetBlock2D(resnetIn + skipChannels, s.outChannels, s.tembChannels, s.groups, s.eps, o),
+      );
     }
-    this.attentions = s.cross ? this.registerModule('attentions', new nn.ModuleList<Transformer2DModel>()) : null;
-    for (let i = 0; s.cross && i < s.layers + 1; i++) this.attentions!.push(new Transformer2DModel(s.outChannels, s.heads, s.contextDim, s.groups, o));
-    this.upsamplers = addUpsample ? this.registerModule('upsamplers', new nn.ModuleList([new Upsample2D(s.outChannels, o)])) : null;
+    this.attentions = s.cross
+      ? this.registerModule('attentions', new nn.ModuleList<Transformer2DModel>())
+      : null;
+    for (let i = 0; s.cross && i < s.layers + 1; i++)
+      this.attentions!.push(new Transformer2DModel(s.outChannels, s.heads, s.contextDim, s.groups, o));
+    this.upsamplers = addUpsample
+      ? this.registerModule('upsamplers', new nn.ModuleList([new Upsample2D(s.outChannels, o)]))
+      : null;
   }
   /** Consumes skip states from the end of `skips` (popped). */
   forward(x: Tensor, skips: Tensor[], temb: Tensor, context: Tensor): Tensor {
@@ -266,7 +317,15 @@ export class UpBlock extends nn.Module {
 export class MidBlock extends nn.Module {
   readonly resnets: nn.ModuleList<ResnetBlock2D>;
   readonly attentions: nn.ModuleList<Transformer2DModel>;
-  constructor(channels: number, tembChannels: number, groups: number, eps: number, heads: number, contextDim: number, o: BlockInit = {}) {
+  constructor(
+    channels: number,
+    tembChannels: number,
+    groups: number,
+    eps: number,
+    heads: number,
+    contextDim: number,
+    o: BlockInit = {},
+  ) {
     super();
     this.resnets = this.registerModule(
       'resnets',
@@ -275,7 +334,10 @@ export class MidBlock extends nn.Module {
         new ResnetBlock2D(channels, channels, tembChannels, groups, eps, o),
       ]),
     );
-    this.attentions = this.registerModule('attentions', new nn.ModuleList([new Transformer2DModel(channels, heads, contextDim, groups, o)]));
+    this.attentions = this.registerModule(
+      'attentions',
+      new nn.ModuleList([new Transformer2DModel(channels, heads, contextDim, groups, o)]),
+    );
   }
   forward(x: Tensor, temb: Tensor, context: Tensor): Tensor {
     let h = this.resnets.at(0).forward(x, temb);

@@ -41,7 +41,15 @@ export interface Conv2dOptions {
 /** x [B, Cin, H, W], weight [Cout, Cin/groups, kH, kW]. */
 export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, o: Conv2dOptions = {}): Tensor {
   const y = new Tensor(
-    native.conv2d(x.handle, weight.handle, bias ? bias.handle : null, pair(o.stride ?? 1), pair(o.padding ?? 0), pair(o.dilation ?? 1), o.groups ?? 1),
+    native.conv2d(
+      x.handle,
+      weight.handle,
+      bias ? bias.handle : null,
+      pair(o.stride ?? 1),
+      pair(o.padding ?? 0),
+      pair(o.dilation ?? 1),
+      o.groups ?? 1,
+    ),
   );
   // 2 x (output elements) x (inputs per output: Cin/groups x kH x kW)
   if (flopCount !== null) flopCount += 2 * prod(y.shape) * prod(weight.shape.slice(1));
@@ -62,20 +70,52 @@ export function interpolate(
   return new Tensor(native.interpolate(x.handle, size, o.mode ?? 'nearest', o.alignCorners ?? false));
 }
 
-export function avgPool2d(x: Tensor, kernel: number | [number, number], stride?: number | [number, number], padding: number | [number, number] = 0): Tensor {
+export function avgPool2d(
+  x: Tensor,
+  kernel: number | [number, number],
+  stride?: number | [number, number],
+  padding: number | [number, number] = 0,
+): Tensor {
   return new Tensor(native.avgPool2d(x.handle, pair(kernel), pair(stride ?? kernel), pair(padding)));
 }
-export function maxPool2d(x: Tensor, kernel: number | [number, number], stride?: number | [number, number], padding: number | [number, number] = 0): Tensor {
+export function maxPool2d(
+  x: Tensor,
+  kernel: number | [number, number],
+  stride?: number | [number, number],
+  padding: number | [number, number] = 0,
+): Tensor {
   return new Tensor(native.maxPool2d(x.handle, pair(kernel), pair(stride ?? kernel), pair(padding)));
 }
 
 /** GroupNorm over [B, C, ...] with `numGroups` groups. */
-export function groupNorm(x: Tensor, numGroups: number, weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
-  return new Tensor(native.groupNorm(x.handle, numGroups, weight ? weight.handle : null, bias ? bias.handle : null, eps));
+export function groupNorm(
+  x: Tensor,
+  numGroups: number,
+  weight?: Tensor | null,
+  bias?: Tensor | null,
+  eps = 1e-5,
+): Tensor {
+  return new Tensor(
+    native.groupNorm(x.handle, numGroups, weight ? weight.handle : null, bias ? bias.handle : null, eps),
+  );
 }
 /** LayerNorm over the trailing `normalizedShape` dims. */
-export function layerNorm(x: Tensor, normalizedShape: number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
-  return new Tensor(native.layerNorm(x.handle, normalizedShape, weight ? weight.handle : null, bias ? bias.handle : null, eps));
+export function layerNorm(
+  x: Tensor,
+  normalizedShape: number[],
+  weight?: Tensor | null,
+  bias?: Tensor | null,
+  eps = 1e-5,
+): Tensor {
+  return new Tensor(
+    native.layerNorm(
+      x.handle,
+      normalizedShape,
+      weight ? weight.handle : null,
+      bias ? bias.handle : null,
+      eps,
+    ),
+  );
 }
 /** Rows of `weight` [V, D] picked by int64 `indices` [...] -> [..., D]. */
 export function embedding(indices: Tensor, weight: Tensor): Tensor {
@@ -112,8 +152,14 @@ export function logSoftmax(x: Tensor, dim: number): Tensor {
   return new Tensor(native.logSoftmax(x.handle, dim));
 }
 /** Cross-entropy of logits [B, C] against int64 class indices [B]. */
-export function crossEntropy(logits: Tensor, target: Tensor, o: { reduction?: Reduction; labelSmoothing?: number } = {}): Tensor {
-  return new Tensor(native.crossEntropy(logits.handle, target.handle, o.reduction ?? 'mean', o.labelSmoothing ?? 0));
+export function crossEntropy(
+  logits: Tensor,
+  target: Tensor,
+  o: { reduction?: Reduction; labelSmoothing?: number } = {},
+): Tensor {
+  return new Tensor(
+    native.crossEntropy(logits.handle, target.handle, o.reduction ?? 'mean', o.labelSmoothing ?? 0),
+  );
 }
 export function mseLoss(input: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
   return new Tensor(native.mseLoss(input.handle, target.handle, reduction));
@@ -127,8 +173,22 @@ export function pad(x: Tensor, pads: number[], value = 0): Tensor {
  * softmax(q k^T / sqrt(d) + mask) v. q [..., L, D], k and v [..., S, D]. `mask` is boolean (true =
  * attend) or additive. libtorch's fused kernel where the version has one (2.x), matmul + softmax on 1.13.
  */
-export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, o: { mask?: Tensor; isCausal?: boolean } = {}): Tensor {
+export function scaledDotProductAttention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  o: { mask?: Tensor; isCausal?: boolean } = {},
+): Tensor {
   // q k^T and (softmax) v: 2 L S D each, per batch and head
-  if (flopCount !== null) flopCount += 2 * prod(q.shape) * k.size(-2) + 2 * prod(q.shape.slice(0, -1)) * k.size(-2) * v.size(-1);
-  return new Tensor(native.scaledDotProductAttention(q.handle, k.handle, v.handle, o.mask ? o.mask.handle : null, o.isCausal ?? false));
+  if (flopCount !== null)
+    flopCount += 2 * prod(q.shape) * k.size(-2) + 2 * prod(q.shape.slice(0, -1)) * k.size(-2) * v.size(-1);
+  return new Tensor(
+    native.scaledDotProductAttention(
+      q.handle,
+      k.handle,
+      v.handle,
+      o.mask ? o.mask.handle : null,
+      o.isCausal ?? false,
+    ),
+  );
 }

@@ -5,9 +5,10 @@
  * import { tidy, randn, nn, optim, F } from './torch/index.js';
  * ```
  */
-export * from './tensor.js';
+
 export * as F from './functional.js';
 export { eigh, sqrtmSymmetric } from './linalg.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim.js';
-export { loadSafetensors, readSafetensorsHeader, saveSafetensors, SafetensorsError } from './safetensors.js';
+export { loadSafetensors, readSafetensorsHeader, SafetensorsError, saveSafetensors } from './safetensors.js';
+export * from './tensor.js';

@@ -1,6 +1,5 @@
 /** Linear algebra: eigh and a symmetric matrix square root built on it. */
-import { native } from './native.js';
-import { type Handle } from './native.js';
+import { type Handle, native } from './native.js';
 import { Tensor, tidy } from './tensor.js';
 
 /** Eigen-decomposition of a symmetric matrix [..., n, n]: ascending eigenvalues [..., n] and eigenvectors as columns. */

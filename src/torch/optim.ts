@@ -4,7 +4,7 @@
  * follow torch.optim's single-tensor implementations step for step.
  */
 import { native } from './native.js';
-import { type Tensor, keep, noGrad, zerosLike } from './tensor.js';
+import { keep, noGrad, type Tensor, zerosLike } from './tensor.js';
 
 export interface AdamOptions {
   lr?: number;
@@ -58,7 +58,10 @@ class AdamBase {
   }
   /** Clears gradients (sets them to None, as PyTorch 2 does by default). */
   zeroGrad(): void {
-    native.zeroGrad(this.params.map((p) => p.handle), true);
+    native.zeroGrad(
+      this.params.map((p) => p.handle),
+      true,
+    );
   }
   stateDict(): OptimizerState {
     const tensors: Record<string, Tensor> = {};
@@ -72,8 +75,12 @@ class AdamBase {
   }
   loadStateDict(s: OptimizerState): void {
     noGrad(() => {
-      this.expAvg.forEach((t, i) => t.copy_(need(s.tensors, `exp_avg.${i}`)));
-      this.expAvgSq.forEach((t, i) => t.copy_(need(s.tensors, `exp_avg_sq.${i}`)));
+      this.expAvg.forEach((t, i) => {
+        t.copy_(need(s.tensors, `exp_avg.${i}`));
+      });
+      this.expAvgSq.forEach((t, i) => {
+        t.copy_(need(s.tensors, `exp_avg_sq.${i}`));
+      });
     });
     this.stepCount = s.scalars['step'] ?? 0;
     if (s.scalars['lr'] !== undefined) this.lr = s.scalars['lr'];
@@ -137,13 +144,19 @@ export class SGD {
     this.stepCount++;
   }
   zeroGrad(): void {
-    native.zeroGrad(this.params.map((p) => p.handle), true);
+    native.zeroGrad(
+      this.params.map((p) => p.handle),
+      true,
+    );
   }
 }
 
 /** Scales gradients so that their global L2 norm is at most `maxNorm`; returns the norm before clipping. */
 export function clipGradNorm(params: Tensor[], maxNorm: number): number {
-  return native.clipGradNorm(params.map((p) => p.handle), maxNorm) as number;
+  return native.clipGradNorm(
+    params.map((p) => p.handle),
+    maxNorm,
+  ) as number;
 }
 
 /** Learning-rate multiplier: linear warmup from 0 to 1 over `warmup` steps, then constant. */
@@ -168,12 +181,21 @@ export class EMA {
     this.shadow = noGrad(() => params.map((p) => keep(p.detach().clone())));
   }
   update(decay = this.decay): void {
-    native.emaUpdate(this.shadow.map((s) => s.handle), this.params.map((p) => p.handle), decay);
+    native.emaUpdate(
+      this.shadow.map((s) => s.handle),
+      this.params.map((p) => p.handle),
+      decay,
+    );
   }
   /** Copies the averaged weights into `targets` (same order as the tracked parameters). */
   copyTo(targets: Tensor[]): void {
-    if (targets.length !== this.shadow.length) throw new Error(`EMA.copyTo: ${targets.length} targets for ${this.shadow.length} tensors`);
-    noGrad(() => targets.forEach((t, i) => t.copy_(this.shadow[i]!)));
+    if (targets.length !== this.shadow.length)
+      throw new Error(`EMA.copyTo: ${targets.length} targets for ${this.shadow.length} tensors`);
+    noGrad(() => {
+      targets.forEach((t, i) => {
+        t.copy_(this.shadow[i]!);
+      });
+    });
   }
   dispose(): void {
     for (const s of this.shadow) s.dispose();

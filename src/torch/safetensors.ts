@@ -5,15 +5,27 @@
  * theirs load here. Tensors are read one at a time, so a multi-GB file never sits in memory whole.
  */
 import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
-import { type DType, type Device, type Tensor, fromBytes, toBytes } from './tensor.js';
+import { type Device, type DType, fromBytes, type Tensor, toBytes } from './tensor.js';
 
 const TO_ST: Partial<Record<DType, string>> = {
-  float32: 'F32', float16: 'F16', bfloat16: 'BF16', float64: 'F64', int64: 'I64', int32: 'I32', uint8: 'U8', bool: 'BOOL',
+  float32: 'F32',
+  float16: 'F16',
+  bfloat16: 'BF16',
+  float64: 'F64',
+  int64: 'I64',
+  int32: 'I32',
+  uint8: 'U8',
+  bool: 'BOOL',
 };
 const FROM_ST: Record<string, { dtype: DType; bytes: number }> = {
-  F32: { dtype: 'float32', bytes: 4 }, F16: { dtype: 'float16', bytes: 2 }, BF16: { dtype: 'bfloat16', bytes: 2 },
-  F64: { dtype: 'float64', bytes: 8 }, I64: { dtype: 'int64', bytes: 8 }, I32: { dtype: 'int32', bytes: 4 },
-  U8: { dtype: 'uint8', bytes: 1 }, BOOL: { dtype: 'bool', bytes: 1 },
+  F32: { dtype: 'float32', bytes: 4 },
+  F16: { dtype: 'float16', bytes: 2 },
+  BF16: { dtype: 'bfloat16', bytes: 2 },
+  F64: { dtype: 'float64', bytes: 8 },
+  I64: { dtype: 'int64', bytes: 8 },
+  I32: { dtype: 'int32', bytes: 4 },
+  U8: { dtype: 'uint8', bytes: 1 },
+  BOOL: { dtype: 'bool', bytes: 1 },
 };
 
 export class SafetensorsError extends Error {
@@ -50,11 +62,13 @@ export function readSafetensorsHeader(path: string): SafetensorsHeader {
 
 function parseHeader(path: string, fd: number): SafetensorsHeader {
   const size = fstatSync(fd).size;
-  if (size < 8) throw new SafetensorsError(path, `file is ${size} bytes, shorter than the 8-byte header length`);
+  if (size < 8)
+    throw new SafetensorsError(path, `file is ${size} bytes, shorter than the 8-byte header length`);
   const lenBuf = Buffer.alloc(8);
   readSync(fd, lenBuf, 0, 8, 0);
   const n = lenBuf.readBigUInt64LE(0);
-  if (n > BigInt(size - 8) || n > 100_000_000n) throw new SafetensorsError(path, `header length ${n} exceeds the file size ${size}`);
+  if (n > BigInt(size - 8) || n > 100_000_000n)
+    throw new SafetensorsError(path, `header length ${n} exceeds the file size ${size}`);
   const headerBuf = Buffer.alloc(Number(n));
   readSync(fd, headerBuf, 0, Number(n), 8);
   let json: unknown;
@@ -63,7 +77,8 @@ function parseHeader(path: string, fd: number): SafetensorsHeader {
   } catch (e) {
     throw new SafetensorsError(path, `header is not JSON (${(e as Error).message})`);
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new SafetensorsError(path, 'header is not a JSON object');
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw new SafetensorsError(path, 'header is not a JSON object');
   const dataStart = 8 + Number(n);
   const dataLen = size - dataStart;
   const tensors: Record<string, TensorEntry> = {};
@@ -75,20 +90,33 @@ function parseHeader(path: string, fd: number): SafetensorsHeader {
     }
     const e = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     const st = typeof e.dtype === 'string' ? FROM_ST[e.dtype] : undefined;
-    if (!st) throw new SafetensorsError(path, `tensor "${name}" has unsupported dtype ${JSON.stringify(e.dtype)}`);
+    if (!st)
+      throw new SafetensorsError(path, `tensor "${name}" has unsupported dtype ${JSON.stringify(e.dtype)}`);
     if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0)) {
       throw new SafetensorsError(path, `tensor "${name}" has a bad shape ${JSON.stringify(e.shape)}`);
     }
     const off = e.data_offsets;
-    if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isInteger(d) && d >= 0) || off[0] > off[1]) {
+    if (
+      !Array.isArray(off) ||
+      off.length !== 2 ||
+      !off.every((d) => Number.isInteger(d) && d >= 0) ||
+      off[0] > off[1]
+    ) {
       throw new SafetensorsError(path, `tensor "${name}" has bad data_offsets ${JSON.stringify(off)}`);
     }
     const shape = e.shape as number[];
     const need = shape.reduce((a, b) => a * b, 1) * st.bytes;
     if (off[1] - off[0] !== need) {
-      throw new SafetensorsError(path, `tensor "${name}" spans ${off[1] - off[0]} bytes but shape [${shape}] of ${e.dtype} needs ${need}`);
+      throw new SafetensorsError(
+        path,
+        `tensor "${name}" spans ${off[1] - off[0]} bytes but shape [${shape}] of ${e.dtype} needs ${need}`,
+      );
     }
-    if (off[1] > dataLen) throw new SafetensorsError(path, `tensor "${name}" ends at byte ${off[1]} beyond the data section (${dataLen} bytes)`);
+    if (off[1] > dataLen)
+      throw new SafetensorsError(
+        path,
+        `tensor "${name}" ends at byte ${off[1]} beyond the data section (${dataLen} bytes)`,
+      );
     tensors[name] = { dtype: st.dtype, shape, begin: off[0], end: off[1] };
   }
   return { tensors, metadata, dataStart };
@@ -122,7 +150,11 @@ export function loadSafetensors(
 }
 
 /** Writes tensors (any device; stored as their dtype) and string metadata. Keys are sorted, as Python's writer does. */
-export function saveSafetensors(path: string, tensors: Record<string, Tensor>, metadata: Record<string, string> = {}): void {
+export function saveSafetensors(
+  path: string,
+  tensors: Record<string, Tensor>,
+  metadata: Record<string, string> = {},
+): void {
   const names = Object.keys(tensors).sort();
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length) header['__metadata__'] = metadata;

@@ -26,7 +26,16 @@ export type TypedArrayOf =
   | Uint8Array
   | Uint16Array;
 
-const DTYPES: ReadonlySet<string> = new Set(['float32', 'float16', 'bfloat16', 'float64', 'int64', 'int32', 'bool', 'uint8']);
+const DTYPES: ReadonlySet<string> = new Set([
+  'float32',
+  'float16',
+  'bfloat16',
+  'float64',
+  'int64',
+  'int32',
+  'bool',
+  'uint8',
+]);
 
 export function isDType(s: string): s is DType {
   return DTYPES.has(s);
@@ -51,7 +60,12 @@ function track(t: Tensor): void {
 function collect(value: unknown, out: Set<Tensor>, depth = 0): void {
   if (value instanceof Tensor) out.add(value);
   else if (depth < 4 && Array.isArray(value)) for (const v of value) collect(v, out, depth + 1);
-  else if (depth < 4 && value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+  else if (
+    depth < 4 &&
+    value !== null &&
+    typeof value === 'object' &&
+    Object.getPrototypeOf(value) === Object.prototype
+  ) {
     for (const v of Object.values(value)) collect(v, out, depth + 1);
   }
 }
@@ -73,7 +87,8 @@ export function tidy<T>(fn: () => T): T {
     throw e;
   }
   scopes.pop();
-  if (result instanceof Promise) throw new Error('tidy(): the function must be synchronous (it returned a Promise)');
+  if (result instanceof Promise)
+    throw new Error('tidy(): the function must be synchronous (it returned a Promise)');
   const survivors = new Set<Tensor>();
   collect(result, survivors);
   const parent = scopes[scopes.length - 1];
@@ -165,7 +180,8 @@ export function noGrad<T>(fn: () => T): T {
 export class Generator {
   readonly handle: GeneratorHandle;
   constructor(readonly seed: number) {
-    if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`Generator: seed must be a non-negative integer, got ${seed}`);
+    if (!Number.isSafeInteger(seed) || seed < 0)
+      throw new Error(`Generator: seed must be a non-negative integer, got ${seed}`);
     this.handle = native.newGenerator(seed);
   }
   /** The generator's state as a uint8 tensor (save it to resume a run). */
@@ -181,13 +197,52 @@ export class Generator {
 // Op codes shared with native/src/addon.cc
 
 const U = {
-  neg: 0, exp: 1, log: 2, sqrt: 3, rsqrt: 4, sin: 5, cos: 6, abs: 7, tanh: 8, sigmoid: 9, relu: 10, silu: 11, gelu: 12,
-  geluTanh: 13, square: 14, floor: 15, round: 16, sign: 17, logicalNot: 18, reciprocal: 19, erf: 20, log1p: 21, expm1: 22,
-  ceil: 23, isnan: 24, atan: 25,
+  neg: 0,
+  exp: 1,
+  log: 2,
+  sqrt: 3,
+  rsqrt: 4,
+  sin: 5,
+  cos: 6,
+  abs: 7,
+  tanh: 8,
+  sigmoid: 9,
+  relu: 10,
+  silu: 11,
+  gelu: 12,
+  geluTanh: 13,
+  square: 14,
+  floor: 15,
+  round: 16,
+  sign: 17,
+  logicalNot: 18,
+  reciprocal: 19,
+  erf: 20,
+  log1p: 21,
+  expm1: 22,
+  ceil: 23,
+  isnan: 24,
+  atan: 25,
 } as const;
 const B = {
-  add: 0, sub: 1, mul: 2, div: 3, pow: 4, maximum: 5, minimum: 6, eq: 7, ne: 8, lt: 9, le: 10, gt: 11, ge: 12,
-  logicalAnd: 13, logicalOr: 14, remainder: 15, atan2: 16, floorDivide: 17,
+  add: 0,
+  sub: 1,
+  mul: 2,
+  div: 3,
+  pow: 4,
+  maximum: 5,
+  minimum: 6,
+  eq: 7,
+  ne: 8,
+  lt: 9,
+  le: 10,
+  gt: 11,
+  ge: 12,
+  logicalAnd: 13,
+  logicalOr: 14,
+  remainder: 15,
+  atan2: 16,
+  floorDivide: 17,
 } as const;
 const R = { sum: 0, mean: 1, amax: 2, amin: 3, prod: 4, norm: 5, all: 6, any: 7, logsumexp: 8 } as const;
 
@@ -270,7 +325,8 @@ export class Tensor {
 
   // --- conversion -----------------------------------------------------------------------------
   to(target: { dtype?: DType; device?: Device } | DType | Device): Tensor {
-    const spec = typeof target === 'string' ? (isDType(target) ? { dtype: target } : { device: target }) : target;
+    const spec =
+      typeof target === 'string' ? (isDType(target) ? { dtype: target } : { device: target }) : target;
     return new Tensor(native.to(this.#handle, spec.dtype ?? null, spec.device ?? null, false));
   }
   float(): Tensor {
@@ -324,7 +380,12 @@ export class Tensor {
   /** The elements as plain numbers, flat. */
   toArray(): number[] {
     if (this.dtype === 'int64') return Array.from(this.toTypedArray() as BigInt64Array, Number);
-    if (this.dtype === 'float64' || this.dtype === 'int32' || this.dtype === 'uint8' || this.dtype === 'bool') {
+    if (
+      this.dtype === 'float64' ||
+      this.dtype === 'int32' ||
+      this.dtype === 'uint8' ||
+      this.dtype === 'bool'
+    ) {
       return Array.from(this.toTypedArray() as Float64Array);
     }
     return Array.from(this.toFloat32Array());
@@ -342,92 +403,237 @@ export class Tensor {
   #b(op: number, other: Operand): Tensor {
     return new Tensor(native.binary(op, this.#handle, h(other)));
   }
-  neg(): Tensor { return this.#u(U.neg); }
-  exp(): Tensor { return this.#u(U.exp); }
-  log(): Tensor { return this.#u(U.log); }
-  log1p(): Tensor { return this.#u(U.log1p); }
-  expm1(): Tensor { return this.#u(U.expm1); }
-  sqrt(): Tensor { return this.#u(U.sqrt); }
-  rsqrt(): Tensor { return this.#u(U.rsqrt); }
-  sin(): Tensor { return this.#u(U.sin); }
-  cos(): Tensor { return this.#u(U.cos); }
-  atan(): Tensor { return this.#u(U.atan); }
-  abs(): Tensor { return this.#u(U.abs); }
-  tanh(): Tensor { return this.#u(U.tanh); }
-  sigmoid(): Tensor { return this.#u(U.sigmoid); }
-  relu(): Tensor { return this.#u(U.relu); }
-  silu(): Tensor { return this.#u(U.silu); }
+  neg(): Tensor {
+    return this.#u(U.neg);
+  }
+  exp(): Tensor {
+    return this.#u(U.exp);
+  }
+  log(): Tensor {
+    return this.#u(U.log);
+  }
+  log1p(): Tensor {
+    return this.#u(U.log1p);
+  }
+  expm1(): Tensor {
+    return this.#u(U.expm1);
+  }
+  sqrt(): Tensor {
+    return this.#u(U.sqrt);
+  }
+  rsqrt(): Tensor {
+    return this.#u(U.rsqrt);
+  }
+  sin(): Tensor {
+    return this.#u(U.sin);
+  }
+  cos(): Tensor {
+    return this.#u(U.cos);
+  }
+  atan(): Tensor {
+    return this.#u(U.atan);
+  }
+  abs(): Tensor {
+    return this.#u(U.abs);
+  }
+  tanh(): Tensor {
+    return this.#u(U.tanh);
+  }
+  sigmoid(): Tensor {
+    return this.#u(U.sigmoid);
+  }
+  relu(): Tensor {
+    return this.#u(U.relu);
+  }
+  silu(): Tensor {
+    return this.#u(U.silu);
+  }
   /** GELU; `approximate: 'tanh'` for the tanh form. */
-  gelu(approximate: 'none' | 'tanh' = 'none'): Tensor { return this.#u(approximate === 'tanh' ? U.geluTanh : U.gelu); }
-  square(): Tensor { return this.#u(U.square); }
-  floor(): Tensor { return this.#u(U.floor); }
-  ceil(): Tensor { return this.#u(U.ceil); }
-  round(): Tensor { return this.#u(U.round); }
-  sign(): Tensor { return this.#u(U.sign); }
-  reciprocal(): Tensor { return this.#u(U.reciprocal); }
-  erf(): Tensor { return this.#u(U.erf); }
-  isnan(): Tensor { return this.#u(U.isnan); }
-  logicalNot(): Tensor { return this.#u(U.logicalNot); }
+  gelu(approximate: 'none' | 'tanh' = 'none'): Tensor {
+    return this.#u(approximate === 'tanh' ? U.geluTanh : U.gelu);
+  }
+  square(): Tensor {
+    return this.#u(U.square);
+  }
+  floor(): Tensor {
+    return this.#u(U.floor);
+  }
+  ceil(): Tensor {
+    return this.#u(U.ceil);
+  }
+  round(): Tensor {
+    return this.#u(U.round);
+  }
+  sign(): Tensor {
+    return this.#u(U.sign);
+  }
+  reciprocal(): Tensor {
+    return this.#u(U.reciprocal);
+  }
+  erf(): Tensor {
+    return this.#u(U.erf);
+  }
+  isnan(): Tensor {
+    return this.#u(U.isnan);
+  }
+  logicalNot(): Tensor {
+    return this.#u(U.logicalNot);
+  }
 
-  add(other: Operand): Tensor { return this.#b(B.add, other); }
-  sub(other: Operand): Tensor { return this.#b(B.sub, other); }
+  add(other: Operand): Tensor {
+    return this.#b(B.add, other);
+  }
+  sub(other: Operand): Tensor {
+    return this.#b(B.sub, other);
+  }
   /** `scalar - this` */
-  rsub(scalar: number): Tensor { return new Tensor(native.rsub(this.#handle, scalar)); }
-  mul(other: Operand): Tensor { return this.#b(B.mul, other); }
-  div(other: Operand): Tensor { return this.#b(B.div, other); }
-  floorDivide(other: Operand): Tensor { return this.#b(B.floorDivide, other); }
-  remainder(other: Operand): Tensor { return this.#b(B.remainder, other); }
-  pow(other: Operand): Tensor { return this.#b(B.pow, other); }
-  atan2(other: Tensor): Tensor { return this.#b(B.atan2, other); }
-  maximum(other: Operand): Tensor { return this.#b(B.maximum, other); }
-  minimum(other: Operand): Tensor { return this.#b(B.minimum, other); }
-  eq(other: Operand): Tensor { return this.#b(B.eq, other); }
-  ne(other: Operand): Tensor { return this.#b(B.ne, other); }
-  lt(other: Operand): Tensor { return this.#b(B.lt, other); }
-  le(other: Operand): Tensor { return this.#b(B.le, other); }
-  gt(other: Operand): Tensor { return this.#b(B.gt, other); }
-  ge(other: Operand): Tensor { return this.#b(B.ge, other); }
-  logicalAnd(other: Tensor): Tensor { return this.#b(B.logicalAnd, other); }
-  logicalOr(other: Tensor): Tensor { return this.#b(B.logicalOr, other); }
+  rsub(scalar: number): Tensor {
+    return new Tensor(native.rsub(this.#handle, scalar));
+  }
+  mul(other: Operand): Tensor {
+    return this.#b(B.mul, other);
+  }
+  div(other: Operand): Tensor {
+    return this.#b(B.div, other);
+  }
+  floorDivide(other: Operand): Tensor {
+    return this.#b(B.floorDivide, other);
+  }
+  remainder(other: Operand): Tensor {
+    return this.#b(B.remainder, other);
+  }
+  pow(other: Operand): Tensor {
+    return this.#b(B.pow, other);
+  }
+  atan2(other: Tensor): Tensor {
+    return this.#b(B.atan2, other);
+  }
+  maximum(other: Operand): Tensor {
+    return this.#b(B.maximum, other);
+  }
+  minimum(other: Operand): Tensor {
+    return this.#b(B.minimum, other);
+  }
+  eq(other: Operand): Tensor {
+    return this.#b(B.eq, other);
+  }
+  ne(other: Operand): Tensor {
+    return this.#b(B.ne, other);
+  }
+  lt(other: Operand): Tensor {
+    return this.#b(B.lt, other);
+  }
+  le(other: Operand): Tensor {
+    return this.#b(B.le, other);
+  }
+  gt(other: Operand): Tensor {
+    return this.#b(B.gt, other);
+  }
+  ge(other: Operand): Tensor {
+    return this.#b(B.ge, other);
+  }
+  logicalAnd(other: Tensor): Tensor {
+    return this.#b(B.logicalAnd, other);
+  }
+  logicalOr(other: Tensor): Tensor {
+    return this.#b(B.logicalOr, other);
+  }
   clamp(min?: number | null, max?: number | null): Tensor {
     return new Tensor(native.clamp(this.#handle, min ?? null, max ?? null));
   }
   maskedFill(mask: Tensor, value: number): Tensor {
     return new Tensor(native.maskedFill(this.#handle, mask.handle, value));
   }
-  triu(diagonal = 0): Tensor { return new Tensor(native.triu(this.#handle, diagonal)); }
-  tril(diagonal = 0): Tensor { return new Tensor(native.tril(this.#handle, diagonal)); }
+  triu(diagonal = 0): Tensor {
+    return new Tensor(native.triu(this.#handle, diagonal));
+  }
+  tril(diagonal = 0): Tensor {
+    return new Tensor(native.tril(this.#handle, diagonal));
+  }
 
   // --- in place (optimizers, EMA, buffers) ------------------------------------------------------
-  add_(other: Tensor | number, alpha = 1): this { native.binaryInplace(B.add, this.#handle, h(other), alpha); return this; }
-  sub_(other: Tensor | number, alpha = 1): this { native.binaryInplace(B.sub, this.#handle, h(other), alpha); return this; }
-  mul_(other: Tensor | number): this { native.binaryInplace(B.mul, this.#handle, h(other)); return this; }
-  div_(other: Tensor | number): this { native.binaryInplace(B.div, this.#handle, h(other)); return this; }
-  copy_(src: Tensor): this { native.copy_(this.#handle, src.handle); return this; }
-  zero_(): this { native.zero_(this.#handle); return this; }
-  fill_(value: number): this { native.fill_(this.#handle, value); return this; }
-  clamp_(min?: number | null, max?: number | null): this { native.clamp_(this.#handle, min ?? null, max ?? null); return this; }
+  add_(other: Tensor | number, alpha = 1): this {
+    native.binaryInplace(B.add, this.#handle, h(other), alpha);
+    return this;
+  }
+  sub_(other: Tensor | number, alpha = 1): this {
+    native.binaryInplace(B.sub, this.#handle, h(other), alpha);
+    return this;
+  }
+  mul_(other: Tensor | number): this {
+    native.binaryInplace(B.mul, this.#handle, h(other));
+    return this;
+  }
+  div_(other: Tensor | number): this {
+    native.binaryInplace(B.div, this.#handle, h(other));
+    return this;
+  }
+  copy_(src: Tensor): this {
+    native.copy_(this.#handle, src.handle);
+    return this;
+  }
+  zero_(): this {
+    native.zero_(this.#handle);
+    return this;
+  }
+  fill_(value: number): this {
+    native.fill_(this.#handle, value);
+    return this;
+  }
+  clamp_(min?: number | null, max?: number | null): this {
+    native.clamp_(this.#handle, min ?? null, max ?? null);
+    return this;
+  }
   /** this += value * t1 * t2 */
-  addcmul_(t1: Tensor, t2: Tensor, value = 1): this { native.addcmul_(this.#handle, t1.handle, t2.handle, value); return this; }
+  addcmul_(t1: Tensor, t2: Tensor, value = 1): this {
+    native.addcmul_(this.#handle, t1.handle, t2.handle, value);
+    return this;
+  }
   /** this += value * t1 / t2 */
-  addcdiv_(t1: Tensor, t2: Tensor, value = 1): this { native.addcdiv_(this.#handle, t1.handle, t2.handle, value); return this; }
+  addcdiv_(t1: Tensor, t2: Tensor, value = 1): this {
+    native.addcdiv_(this.#handle, t1.handle, t2.handle, value);
+    return this;
+  }
   /** this += weight * (end - this) */
-  lerp_(end: Tensor, weight: number): this { native.lerp_(this.#handle, end.handle, weight); return this; }
+  lerp_(end: Tensor, weight: number): this {
+    native.lerp_(this.#handle, end.handle, weight);
+    return this;
+  }
 
   // --- reductions -------------------------------------------------------------------------------
-  sum(dim?: number | number[], keepdim = false): Tensor { return new Tensor(native.reduce(R.sum, this.#handle, dimsArg(dim), keepdim)); }
-  mean(dim?: number | number[], keepdim = false): Tensor { return new Tensor(native.reduce(R.mean, this.#handle, dimsArg(dim), keepdim)); }
-  amax(dim?: number | number[], keepdim = false): Tensor { return new Tensor(native.reduce(R.amax, this.#handle, dimsArg(dim), keepdim)); }
-  amin(dim?: number | number[], keepdim = false): Tensor { return new Tensor(native.reduce(R.amin, this.#handle, dimsArg(dim), keepdim)); }
-  prod(dim?: number, keepdim = false): Tensor { return new Tensor(native.reduce(R.prod, this.#handle, dimsArg(dim), keepdim)); }
+  sum(dim?: number | number[], keepdim = false): Tensor {
+    return new Tensor(native.reduce(R.sum, this.#handle, dimsArg(dim), keepdim));
+  }
+  mean(dim?: number | number[], keepdim = false): Tensor {
+    return new Tensor(native.reduce(R.mean, this.#handle, dimsArg(dim), keepdim));
+  }
+  amax(dim?: number | number[], keepdim = false): Tensor {
+    return new Tensor(native.reduce(R.amax, this.#handle, dimsArg(dim), keepdim));
+  }
+  amin(dim?: number | number[], keepdim = false): Tensor {
+    return new Tensor(native.reduce(R.amin, this.#handle, dimsArg(dim), keepdim));
+  }
+  prod(dim?: number, keepdim = false): Tensor {
+    return new Tensor(native.reduce(R.prod, this.#handle, dimsArg(dim), keepdim));
+  }
   /** L2 norm over all elements or the given dims. */
-  norm(dim?: number | number[], keepdim = false): Tensor { return new Tensor(native.reduce(R.norm, this.#handle, dimsArg(dim), keepdim)); }
-  logsumexp(dim: number | number[], keepdim = false): Tensor { return new Tensor(native.reduce(R.logsumexp, this.#handle, dimsArg(dim), keepdim)); }
-  all(dim?: number, keepdim = false): Tensor { return new Tensor(native.reduce(R.all, this.#handle, dimsArg(dim), keepdim)); }
-  any(dim?: number, keepdim = false): Tensor { return new Tensor(native.reduce(R.any, this.#handle, dimsArg(dim), keepdim)); }
+  norm(dim?: number | number[], keepdim = false): Tensor {
+    return new Tensor(native.reduce(R.norm, this.#handle, dimsArg(dim), keepdim));
+  }
+  logsumexp(dim: number | number[], keepdim = false): Tensor {
+    return new Tensor(native.reduce(R.logsumexp, this.#handle, dimsArg(dim), keepdim));
+  }
+  all(dim?: number, keepdim = false): Tensor {
+    return new Tensor(native.reduce(R.all, this.#handle, dimsArg(dim), keepdim));
+  }
+  any(dim?: number, keepdim = false): Tensor {
+    return new Tensor(native.reduce(R.any, this.#handle, dimsArg(dim), keepdim));
+  }
   /** Variance; `unbiased` (default true) divides by n-1 as torch.var does. */
   var(dim?: number | number[], opts: { unbiased?: boolean; keepdim?: boolean } = {}): Tensor {
-    return new Tensor(native.var(this.#handle, dimsArg(dim), (opts.unbiased ?? true) ? 1 : 0, opts.keepdim ?? false));
+    return new Tensor(
+      native.var(this.#handle, dimsArg(dim), (opts.unbiased ?? true) ? 1 : 0, opts.keepdim ?? false),
+    );
   }
   /** Maximum over everything (no dim) or along `dim` with its indices. */
   max(): Tensor;
@@ -444,8 +650,12 @@ export class Tensor {
     const [values, indices] = native.minDim(this.#handle, dim, keepdim) as Handle[];
     return { values: new Tensor(values!), indices: new Tensor(indices!) };
   }
-  argmax(dim?: number, keepdim = false): Tensor { return new Tensor(native.argmax(this.#handle, dim ?? null, keepdim)); }
-  argmin(dim?: number, keepdim = false): Tensor { return new Tensor(native.argmin(this.#handle, dim ?? null, keepdim)); }
+  argmax(dim?: number, keepdim = false): Tensor {
+    return new Tensor(native.argmax(this.#handle, dim ?? null, keepdim));
+  }
+  argmin(dim?: number, keepdim = false): Tensor {
+    return new Tensor(native.argmin(this.#handle, dim ?? null, keepdim));
+  }
   topk(k: number, dim = -1, largest = true, sorted = true): ValuesIndices {
     const [values, indices] = native.topk(this.#handle, k, dim, largest, sorted) as Handle[];
     return { values: new Tensor(values!), indices: new Tensor(indices!) };
@@ -454,38 +664,80 @@ export class Tensor {
     const [values, indices] = native.sort(this.#handle, dim, descending) as Handle[];
     return { values: new Tensor(values!), indices: new Tensor(indices!) };
   }
-  cumsum(dim: number): Tensor { return new Tensor(native.cumsum(this.#handle, dim)); }
+  cumsum(dim: number): Tensor {
+    return new Tensor(native.cumsum(this.#handle, dim));
+  }
 
   // --- products ---------------------------------------------------------------------------------
-  matmul(other: Tensor): Tensor { return new Tensor(native.matmul(this.#handle, other.handle)); }
-  bmm(other: Tensor): Tensor { return new Tensor(native.bmm(this.#handle, other.handle)); }
+  matmul(other: Tensor): Tensor {
+    return new Tensor(native.matmul(this.#handle, other.handle));
+  }
+  bmm(other: Tensor): Tensor {
+    return new Tensor(native.bmm(this.#handle, other.handle));
+  }
 
   // --- shape ------------------------------------------------------------------------------------
-  reshape(...shape: number[] | [number[]]): Tensor { return new Tensor(native.reshape(this.#handle, shape.flat())); }
-  view(...shape: number[] | [number[]]): Tensor { return new Tensor(native.view(this.#handle, shape.flat())); }
-  permute(...dims: number[] | [number[]]): Tensor { return new Tensor(native.permute(this.#handle, dims.flat())); }
-  transpose(dim0: number, dim1: number): Tensor { return new Tensor(native.transpose(this.#handle, dim0, dim1)); }
+  reshape(...shape: number[] | [number[]]): Tensor {
+    return new Tensor(native.reshape(this.#handle, shape.flat()));
+  }
+  view(...shape: number[] | [number[]]): Tensor {
+    return new Tensor(native.view(this.#handle, shape.flat()));
+  }
+  permute(...dims: number[] | [number[]]): Tensor {
+    return new Tensor(native.permute(this.#handle, dims.flat()));
+  }
+  transpose(dim0: number, dim1: number): Tensor {
+    return new Tensor(native.transpose(this.#handle, dim0, dim1));
+  }
   /** Transpose of a 2-D tensor. */
-  get T(): Tensor { return this.transpose(0, 1); }
-  expand(...shape: number[] | [number[]]): Tensor { return new Tensor(native.expand(this.#handle, shape.flat())); }
-  repeat(...repeats: number[] | [number[]]): Tensor { return new Tensor(native.repeat(this.#handle, repeats.flat())); }
-  repeatInterleave(repeats: number, dim: number): Tensor { return new Tensor(native.repeatInterleave(this.#handle, repeats, dim)); }
+  get T(): Tensor {
+    return this.transpose(0, 1);
+  }
+  expand(...shape: number[] | [number[]]): Tensor {
+    return new Tensor(native.expand(this.#handle, shape.flat()));
+  }
+  repeat(...repeats: number[] | [number[]]): Tensor {
+    return new Tensor(native.repeat(this.#handle, repeats.flat()));
+  }
+  repeatInterleave(repeats: number, dim: number): Tensor {
+    return new Tensor(native.repeatInterleave(this.#handle, repeats, dim));
+  }
   /** Elements start..end (exclusive) with a step along `dim`, as `t[start:end:step]`. Negative indices count from the end. */
   slice(dim: number, start = 0, end: number = END, step = 1): Tensor {
     return new Tensor(native.slice(this.#handle, dim, start, end, step));
   }
   /** Narrows `dim` to `length` elements from `start`. */
-  narrow(dim: number, start: number, length: number): Tensor { return this.slice(dim, start, start + length); }
+  narrow(dim: number, start: number, length: number): Tensor {
+    return this.slice(dim, start, start + length);
+  }
   /** `t.select(dim, i)` removes `dim`, as `t[..., i, ...]`. */
-  select(dim: number, index: number): Tensor { return new Tensor(native.select(this.#handle, dim, index)); }
-  indexSelect(dim: number, index: Tensor): Tensor { return new Tensor(native.indexSelect(this.#handle, dim, index.handle)); }
-  gather(dim: number, index: Tensor): Tensor { return new Tensor(native.gather(this.#handle, dim, index.handle)); }
-  scatter(dim: number, index: Tensor, src: Tensor): Tensor { return new Tensor(native.scatter(this.#handle, dim, index.handle, src.handle)); }
-  maskedSelect(mask: Tensor): Tensor { return new Tensor(native.maskedSelect(this.#handle, mask.handle)); }
-  squeeze(dim?: number): Tensor { return new Tensor(native.squeeze(this.#handle, dim ?? null)); }
-  unsqueeze(dim: number): Tensor { return new Tensor(native.unsqueeze(this.#handle, dim)); }
-  flatten(startDim = 0, endDim = -1): Tensor { return new Tensor(native.flatten(this.#handle, startDim, endDim)); }
-  flip(...dims: number[]): Tensor { return new Tensor(native.flip(this.#handle, dims)); }
+  select(dim: number, index: number): Tensor {
+    return new Tensor(native.select(this.#handle, dim, index));
+  }
+  indexSelect(dim: number, index: Tensor): Tensor {
+    return new Tensor(native.indexSelect(this.#handle, dim, index.handle));
+  }
+  gather(dim: number, index: Tensor): Tensor {
+    return new Tensor(native.gather(this.#handle, dim, index.handle));
+  }
+  scatter(dim: number, index: Tensor, src: Tensor): Tensor {
+    return new Tensor(native.scatter(this.#handle, dim, index.handle, src.handle));
+  }
+  maskedSelect(mask: Tensor): Tensor {
+    return new Tensor(native.maskedSelect(this.#handle, mask.handle));
+  }
+  squeeze(dim?: number): Tensor {
+    return new Tensor(native.squeeze(this.#handle, dim ?? null));
+  }
+  unsqueeze(dim: number): Tensor {
+    return new Tensor(native.unsqueeze(this.#handle, dim));
+  }
+  flatten(startDim = 0, endDim = -1): Tensor {
+    return new Tensor(native.flatten(this.#handle, startDim, endDim));
+  }
+  flip(...dims: number[]): Tensor {
+    return new Tensor(native.flip(this.#handle, dims));
+  }
   split(sizeOrSizes: number | number[], dim = 0): Tensor[] {
     return (native.split(this.#handle, sizeOrSizes, dim) as Handle[]).map((x) => new Tensor(x));
   }
@@ -544,10 +796,18 @@ export function full(shape: number | number[], value: number, o: CreateOptions =
   return finish(new Tensor(native.full(shapeOf(shape), value, o.dtype ?? null, o.device ?? null)), o);
 }
 export function zerosLike(t: Tensor, o: CreateOptions = {}): Tensor {
-  return zeros(t.shape, { dtype: o.dtype ?? t.dtype, device: o.device ?? t.device, requiresGrad: o.requiresGrad });
+  return zeros(t.shape, {
+    dtype: o.dtype ?? t.dtype,
+    device: o.device ?? t.device,
+    requiresGrad: o.requiresGrad,
+  });
 }
 export function onesLike(t: Tensor, o: CreateOptions = {}): Tensor {
-  return ones(t.shape, { dtype: o.dtype ?? t.dtype, device: o.device ?? t.device, requiresGrad: o.requiresGrad });
+  return ones(t.shape, {
+    dtype: o.dtype ?? t.dtype,
+    device: o.device ?? t.device,
+    requiresGrad: o.requiresGrad,
+  });
 }
 /** Values start, start+step, ... below end (float32 unless a dtype is given). */
 export function arange(start: number, end?: number, step = 1, o: CreateOptions = {}): Tensor {
@@ -559,15 +819,23 @@ export function linspace(start: number, end: number, steps: number, o: CreateOpt
 }
 /** Standard normal samples. Drawn on the CPU from `generator` (or the global one) and moved to `device`. */
 export function randn(shape: number | number[], o: RandomOptions = {}): Tensor {
-  return finish(new Tensor(native.randn(shapeOf(shape), o.generator?.handle ?? null, o.dtype ?? null, o.device ?? null)), o);
+  return finish(
+    new Tensor(native.randn(shapeOf(shape), o.generator?.handle ?? null, o.dtype ?? null, o.device ?? null)),
+    o,
+  );
 }
 /** Uniform samples in [0, 1). */
 export function rand(shape: number | number[], o: RandomOptions = {}): Tensor {
-  return finish(new Tensor(native.rand(shapeOf(shape), o.generator?.handle ?? null, o.dtype ?? null, o.device ?? null)), o);
+  return finish(
+    new Tensor(native.rand(shapeOf(shape), o.generator?.handle ?? null, o.dtype ?? null, o.device ?? null)),
+    o,
+  );
 }
 /** Integers in [low, high) (int64 unless a dtype is given). */
 export function randint(low: number, high: number, shape: number | number[], o: RandomOptions = {}): Tensor {
-  return new Tensor(native.randint(low, high, shapeOf(shape), o.generator?.handle ?? null, o.dtype ?? null, o.device ?? null));
+  return new Tensor(
+    native.randint(low, high, shapeOf(shape), o.generator?.handle ?? null, o.dtype ?? null, o.device ?? null),
+  );
 }
 /** A random permutation of 0..n-1 (int64, CPU). */
 export function randperm(n: number, o: { generator?: Generator } = {}): Tensor {
@@ -618,7 +886,10 @@ export function tensor(values: Nested, o: CreateOptions = {}): Tensor {
   };
   walk(values);
   const expected = shape.reduce((a, b) => a * b, 1);
-  if (flat.length !== expected) throw new Error(`tensor(): ragged nested array (shape [${shape}] needs ${expected} values, got ${flat.length})`);
+  if (flat.length !== expected)
+    throw new Error(
+      `tensor(): ragged nested array (shape [${shape}] needs ${expected} values, got ${flat.length})`,
+    );
   const dtype = o.dtype ?? 'float32';
   const nums = flat.map(Number);
   let data: TypedArrayOf;
@@ -627,7 +898,9 @@ export function tensor(values: Nested, o: CreateOptions = {}): Tensor {
   else if (dtype === 'uint8' || dtype === 'bool') data = Uint8Array.from(nums);
   else if (dtype === 'float64') data = Float64Array.from(nums);
   else data = Float32Array.from(nums);
-  const t = new Tensor(native.fromBuffer(data, dtype === 'float16' || dtype === 'bfloat16' ? 'float32' : dtype, shape, null));
+  const t = new Tensor(
+    native.fromBuffer(data, dtype === 'float16' || dtype === 'bfloat16' ? 'float32' : dtype, shape, null),
+  );
   if (dtype === 'float16' || dtype === 'bfloat16' || o.device) {
     const moved = t.to({ dtype, device: o.device });
     t.dispose();
@@ -640,17 +913,32 @@ export function tensor(values: Nested, o: CreateOptions = {}): Tensor {
 // Free functions over several tensors
 
 export function cat(tensors: Tensor[], dim = 0): Tensor {
-  return new Tensor(native.cat(tensors.map((t) => t.handle), dim));
+  return new Tensor(
+    native.cat(
+      tensors.map((t) => t.handle),
+      dim,
+    ),
+  );
 }
 export function stack(tensors: Tensor[], dim = 0): Tensor {
-  return new Tensor(native.stack(tensors.map((t) => t.handle), dim));
+  return new Tensor(
+    native.stack(
+      tensors.map((t) => t.handle),
+      dim,
+    ),
+  );
 }
 /** `condition ? a : b`, elementwise with broadcasting. */
 export function where(condition: Tensor, a: Tensor | number, b: Tensor | number): Tensor {
   return new Tensor(native.where(condition.handle, h(a), h(b)));
 }
 export function einsum(equation: string, ...tensors: Tensor[]): Tensor {
-  return new Tensor(native.einsum(equation, tensors.map((t) => t.handle)));
+  return new Tensor(
+    native.einsum(
+      equation,
+      tensors.map((t) => t.handle),
+    ),
+  );
 }
 export function matmul(a: Tensor, b: Tensor): Tensor {
   return a.matmul(b);

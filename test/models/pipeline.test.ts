@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { saveCheckpoint } from '../../src/models/checkpoint.js';
-import { CLIPTextModel, CLIP_TEXT_DEFAULTS } from '../../src/models/clip.js';
+import { CLIP_TEXT_DEFAULTS, CLIPTextModel } from '../../src/models/clip.js';
 import { TextToImagePipeline } from '../../src/models/pipeline.js';
 import { ClipTextEncoder, loadPipeline, savePipeline } from '../../src/models/t2i_checkpoint.js';
 import { worldTokenizer } from '../../src/models/tokenizer.js';
@@ -43,7 +43,10 @@ test('the same seed gives the same image whatever the batch (eta 0 and eta 1)', 
     const min = all.amin().item();
     const max = all.amax().item();
     assert.ok(min >= 0 && max <= 1, `images in [0, 1], got [${min}, ${max}]`);
-    assert.ok(all.select(0, 1).sub(alone.select(0, 0)).abs().amax().item() < 1e-4, `eta ${eta}: batch of 3 vs alone`);
+    assert.ok(
+      all.select(0, 1).sub(alone.select(0, 0)).abs().amax().item() < 1e-4,
+      `eta ${eta}: batch of 3 vs alone`,
+    );
     assert.ok(all.sub(pairs).abs().amax().item() < 1e-4, `eta ${eta}: batch of 3 vs batches of 2`);
     // a different seed gives a different image
     assert.ok(all.select(0, 0).sub(all.select(0, 1)).abs().amax().item() > 1e-3);
@@ -55,8 +58,18 @@ test('a text-to-image checkpoint round-trips and samples the same images', () =>
   const clipDir = join(dir, 'clip');
   const pipe = tinyPipeline();
   const encoder = pipe.textEncoder as ClipTextEncoder;
-  saveCheckpoint(clipDir, { config: { class: 'CLIPTextModel', ...textConfig }, module: encoder.model, files: { 'vocab.json': tokenizer.vocabJson() } });
-  savePipeline(join(dir, 'base'), { unet: pipe.unet, scheduler: { clip_sample: true }, textEncoderDir: clipDir, dtype: 'float32', sampler: { steps: 3 } });
+  saveCheckpoint(clipDir, {
+    config: { class: 'CLIPTextModel', ...textConfig },
+    module: encoder.model,
+    files: { 'vocab.json': tokenizer.vocabJson() },
+  });
+  savePipeline(join(dir, 'base'), {
+    unet: pipe.unet,
+    scheduler: { clip_sample: true },
+    textEncoderDir: clipDir,
+    dtype: 'float32',
+    sampler: { steps: 3 },
+  });
   const loaded = loadPipeline(join(dir, 'base'));
   assert.equal(loaded.config.text_encoder, '../clip');
   assert.equal(loaded.config.sampler.steps, 3);

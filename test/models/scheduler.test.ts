@@ -2,11 +2,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DDIMScheduler } from '../../src/models/scheduler_ddim.js';
-import { DDPMScheduler, cumprodAlphas, makeBetas } from '../../src/models/scheduler_ddpm.js';
-import { Generator, full, randn, tensor, tidy } from '../../src/torch/index.js';
+import { cumprodAlphas, DDPMScheduler, makeBetas } from '../../src/models/scheduler_ddpm.js';
+import { full, Generator, randn, tensor, tidy } from '../../src/torch/index.js';
 
 test('alphas_cumprod matches the closed form for linear and scaled_linear betas', () => {
-  const lin = new DDPMScheduler({ num_train_timesteps: 1000, beta_start: 1e-4, beta_end: 0.02, beta_schedule: 'linear' });
+  const lin = new DDPMScheduler({
+    num_train_timesteps: 1000,
+    beta_start: 1e-4,
+    beta_end: 0.02,
+    beta_schedule: 'linear',
+  });
   let p = 1;
   for (let t = 0; t < 1000; t++) {
     const beta = 1e-4 + (t / 999) * (0.02 - 1e-4);
@@ -14,14 +19,22 @@ test('alphas_cumprod matches the closed form for linear and scaled_linear betas'
     assert.ok(Math.abs(lin.alphasCumprod[t]! - p) < 1e-12);
   }
   // Stable Diffusion's schedule: beta_t = (sqrt(0.00085) + t/999 (sqrt(0.012) - sqrt(0.00085)))^2
-  const sd = makeBetas({ num_train_timesteps: 1000, beta_start: 0.00085, beta_end: 0.012, beta_schedule: 'scaled_linear' });
+  const sd = makeBetas({
+    num_train_timesteps: 1000,
+    beta_start: 0.00085,
+    beta_end: 0.012,
+    beta_schedule: 'scaled_linear',
+  });
   assert.ok(Math.abs(sd[0]! - 0.00085) < 1e-12 && Math.abs(sd[999]! - 0.012) < 1e-12);
   const mid = (Math.sqrt(0.00085) + (500 / 999) * (Math.sqrt(0.012) - Math.sqrt(0.00085))) ** 2;
   assert.ok(Math.abs(sd[500]! - mid) < 1e-15);
   // golden: torch.cumprod(1 - torch.linspace(0.00085**0.5, 0.012**0.5, 1000, dtype=torch.float64)**2, 0)[999]
   // = 0.004660098513077241 (Debian python3-torch 1.13)
   assert.ok(Math.abs(cumprodAlphas(sd)[999]! - 0.004660098513077241) < 1e-15);
-  assert.throws(() => new DDPMScheduler({ beta_schedule: 'cosine' as never }), /unknown beta schedule "cosine"/);
+  assert.throws(
+    () => new DDPMScheduler({ beta_schedule: 'cosine' as never }),
+    /unknown beta schedule "cosine"/,
+  );
 });
 
 test('addNoise is inverted by the x0 formula, and v-prediction targets are consistent', () => {
@@ -34,7 +47,10 @@ test('addNoise is inverted by the x0 formula, and v-prediction targets are consi
     const xt = s.addNoise(x0, eps, t);
     [0, 10, 500, 999].forEach((ti, i) => {
       const a = s.alphasCumprod[ti]!;
-      const rec = xt.select(0, i).sub(eps.select(0, i).mul(Math.sqrt(1 - a))).div(Math.sqrt(a));
+      const rec = xt
+        .select(0, i)
+        .sub(eps.select(0, i).mul(Math.sqrt(1 - a)))
+        .div(Math.sqrt(a));
       assert.ok(rec.sub(x0.select(0, i)).abs().amax().item() < 2e-3 * (1 / Math.sqrt(a)));
     });
     // v = sqrt(a) eps - sqrt(1-a) x0  =>  sqrt(a) x_t - sqrt(1-a) v = x0
@@ -42,7 +58,10 @@ test('addNoise is inverted by the x0 formula, and v-prediction targets are consi
     [0, 500, 999].forEach((ti) => {
       const i = [0, 10, 500, 999].indexOf(ti);
       const a = s.alphasCumprod[ti]!;
-      const rec = xt.select(0, i).mul(Math.sqrt(a)).sub(v.select(0, i).mul(Math.sqrt(1 - a)));
+      const rec = xt
+        .select(0, i)
+        .mul(Math.sqrt(a))
+        .sub(v.select(0, i).mul(Math.sqrt(1 - a)));
       assert.ok(rec.sub(x0.select(0, i)).abs().amax().item() < 1e-4);
     });
   });

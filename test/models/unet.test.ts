@@ -8,8 +8,8 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { denoisingLoss, drawDenoising } from '../../src/models/denoising_loss.js';
 import { DDPMScheduler } from '../../src/models/scheduler_ddpm.js';
-import { UNet2DConditionModel, WORLD_UNET_CONFIG, validateUNetConfig } from '../../src/models/unet.js';
-import { Generator, full, loadSafetensors, optim, randn, tensor, tidy } from '../../src/torch/index.js';
+import { UNet2DConditionModel, validateUNetConfig, WORLD_UNET_CONFIG } from '../../src/models/unet.js';
+import { full, Generator, loadSafetensors, optim, randn, tensor, tidy } from '../../src/torch/index.js';
 import { TINY_UNET } from './tiny.js';
 
 const golden = new URL('./golden/', import.meta.url);
@@ -21,7 +21,10 @@ test('the UNet matches an independent PyTorch reference of diffusers UNet2DCondi
     const inputs = Object.fromEntries(Object.entries(tensors).filter(([k]) => k.startsWith('__')));
     unet.loadStateDict(Object.fromEntries(Object.entries(tensors).filter(([k]) => !k.startsWith('__'))));
     const out = unet.forward(inputs['__sample']!, inputs['__timesteps']!, inputs['__context']!);
-    const ref = JSON.parse(readFileSync(new URL('unet_tiny_out.json', golden), 'utf8')) as { shape: number[]; data: number[] };
+    const ref = JSON.parse(readFileSync(new URL('unet_tiny_out.json', golden), 'utf8')) as {
+      shape: number[];
+      data: number[];
+    };
     assert.deepEqual(out.shape, ref.shape);
     const got = out.toArray();
     let maxErr = 0;
@@ -52,8 +55,14 @@ test('parameter names follow diffusers', () => {
   ]) {
     assert.ok(names.includes(expected), `missing ${expected}`);
   }
-  assert.ok(!names.some((n) => n.includes('attentions') && n.startsWith('down_blocks.0')), 'no attention at 32x32');
-  assert.throws(() => validateUNetConfig({ ...TINY_UNET, down_block_types: ['SimpleDown' as never, 'DownBlock2D'] }), /unknown down block type "SimpleDown"/);
+  assert.ok(
+    !names.some((n) => n.includes('attentions') && n.startsWith('down_blocks.0')),
+    'no attention at 32x32',
+  );
+  assert.throws(
+    () => validateUNetConfig({ ...TINY_UNET, down_block_types: ['SimpleDown' as never, 'DownBlock2D'] }),
+    /unknown down block type "SimpleDown"/,
+  );
 });
 
 test('shapes and determinism: the same seed builds the same model and output', () => {
@@ -66,7 +75,10 @@ test('shapes and determinism: the same seed builds the same model and output', (
     assert.deepEqual(ya.shape, [3, 3, 8, 8]);
     assert.deepEqual(ya.toArray(), b.forward(x, tensor([1, 500, 999]), ctx).toArray());
     // one timestep for the whole batch broadcasts
-    assert.deepEqual(a.forward(x, full([1], 500), ctx).toArray(), a.forward(x, tensor([500, 500, 500]), ctx).toArray());
+    assert.deepEqual(
+      a.forward(x, full([1], 500), ctx).toArray(),
+      a.forward(x, tensor([500, 500, 500]), ctx).toArray(),
+    );
   });
 });
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { type DType, type Tensor, fromTypedArray } from '../../src/torch/index.js';
+import { type DType, fromTypedArray, type Tensor } from '../../src/torch/index.js';
 
 /** Device the engine tests run on: T2I_TEST_DEVICE=cuda runs them on the GPU. */
 export const DEVICE = process.env['T2I_TEST_DEVICE'] ?? 'cpu';
@@ -11,13 +11,23 @@ export interface Encoded {
 }
 
 export function decode(e: Encoded): Tensor {
-  if (e.dtype === 'int64') return fromTypedArray(BigInt64Array.from(e.data, (x) => BigInt(x)), e.shape, { device: DEVICE });
+  if (e.dtype === 'int64')
+    return fromTypedArray(
+      BigInt64Array.from(e.data, (x) => BigInt(x)),
+      e.shape,
+      { device: DEVICE },
+    );
   if (e.dtype === 'float64') return fromTypedArray(Float64Array.from(e.data), e.shape, { device: DEVICE });
   return fromTypedArray(Float32Array.from(e.data), e.shape, { device: DEVICE, dtype: e.dtype });
 }
 
 /** Asserts shape equality and |a - b| <= atol + rtol |b| elementwise. */
-export function assertClose(actual: Tensor, expected: Encoded | number[], o: { atol?: number; rtol?: number; shape?: number[] } = {}, what = ''): void {
+export function assertClose(
+  actual: Tensor,
+  expected: Encoded | number[],
+  o: { atol?: number; rtol?: number; shape?: number[] } = {},
+  what = '',
+): void {
   const atol = o.atol ?? 1e-5;
   const rtol = o.rtol ?? 1e-4;
   const exp = Array.isArray(expected) ? expected : expected.data;

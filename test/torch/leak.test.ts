@@ -32,7 +32,9 @@ test('2,000 conv training steps leak no tensors and keep RSS flat', { timeout: 6
   }
   const live1 = liveTensors();
   const growth = rssMB() - rss0;
-  process.stdout.write(`# leak: live tensors ${live0} -> ${live1} (max ${maxLive}); RSS ${rss0.toFixed(0)} MB, growth ${growth.toFixed(1)} MB (max ${maxGrowth.toFixed(1)})\n`);
+  process.stdout.write(
+    `# leak: live tensors ${live0} -> ${live1} (max ${maxLive}); RSS ${rss0.toFixed(0)} MB, growth ${growth.toFixed(1)} MB (max ${maxGrowth.toFixed(1)})\n`,
+  );
   assert.equal(live1, live0, 'live tensor count after 2,000 steps');
   assert.equal(maxLive, live0, 'live tensor count during the run');
   assert.ok(maxGrowth < 50 && growth < 50, `RSS grew ${growth.toFixed(1)} MB (max ${maxGrowth.toFixed(1)})`);
@@ -42,7 +44,13 @@ test('2,000 conv training steps leak no tensors and keep RSS flat', { timeout: 6
 test('building and disposing modules leaves no tensor behind', async () => {
   const { nn } = await import('../../src/torch/index.js');
   const before = liveTensors();
-  const m = new nn.Sequential(new nn.Linear(4, 8), new nn.Conv2d(3, 4, 3), new nn.Embedding(5, 2), new nn.LayerNorm(8), new nn.GroupNorm(2, 4));
+  const m = new nn.Sequential(
+    new nn.Linear(4, 8),
+    new nn.Conv2d(3, 4, 3),
+    new nn.Embedding(5, 2),
+    new nn.LayerNorm(8),
+    new nn.GroupNorm(2, 4),
+  );
   assert.equal(liveTensors(), before + m.parameters().length);
   m.dispose();
   assert.equal(liveTensors(), before);

@@ -7,7 +7,11 @@ import { DEVICE } from './helpers.js';
 test('a tiny MLP fits a smooth function (loss falls by 10x)', () => {
   manualSeed(0);
   const g = new Generator(0);
-  const net = new nn.Sequential(new nn.Linear(2, 32, { generator: g }), new nn.Lambda((x) => x.relu()), new nn.Linear(32, 1, { generator: g }));
+  const net = new nn.Sequential(
+    new nn.Linear(2, 32, { generator: g }),
+    new nn.Lambda((x) => x.relu()),
+    new nn.Linear(32, 1, { generator: g }),
+  );
   net.to({ device: DEVICE });
   const x = randn([256, 2], { generator: g, device: DEVICE });
   const y = tidy(() => x.select(1, 0).sin().mul(x.select(1, 1)).unsqueeze(1));
@@ -71,7 +75,9 @@ test('learning-rate schedules and EMA behave as documented', () => {
     const before = ema.shadow[0]!.toArray();
     p.add_(2);
     ema.update();
-    ema.shadow[0]!.toArray().forEach((v, i) => assert.ok(Math.abs(v - (before[i]! + 1)) < 1e-6));
+    ema.shadow[0]!.toArray().forEach((v, i) => {
+      assert.ok(Math.abs(v - (before[i]! + 1)) < 1e-6);
+    });
     ema.dispose();
   });
 });

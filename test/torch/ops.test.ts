@@ -6,16 +6,34 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import {
-  F, Generator, type Tensor, cat, einsum, nn, optim, rand, randint, randn, randperm, sqrtmSymmetric, eigh, stack, tensor, tidy, where,
+  cat,
+  eigh,
+  einsum,
+  F,
+  Generator,
+  nn,
+  optim,
+  rand,
+  randint,
+  randn,
+  randperm,
+  sqrtmSymmetric,
+  stack,
+  type Tensor,
+  tensor,
+  tidy,
+  where,
 } from '../../src/torch/index.js';
-import { DEVICE, type Encoded, assertClose, decode } from './helpers.js';
+import { assertClose, DEVICE, decode, type Encoded } from './helpers.js';
 
 interface Case {
   name: string;
   inputs: Record<string, Encoded>;
   outputs: Encoded[];
 }
-const golden = JSON.parse(readFileSync(new URL('./golden/ops.json', import.meta.url), 'utf8')) as { cases: Case[] };
+const golden = JSON.parse(readFileSync(new URL('./golden/ops.json', import.meta.url), 'utf8')) as {
+  cases: Case[];
+};
 
 type Inputs = Record<string, Tensor>;
 const impl: Record<string, (i: Inputs) => Tensor | Tensor[]> = {
@@ -48,7 +66,16 @@ const impl: Record<string, (i: Inputs) => Tensor | Tensor[]> = {
   ],
   index_ops: ({ a, idx }) => [
     a!.indexSelect(1, idx!),
-    a!.gather(2, tensor([[[0], [3], [1]], [[2], [2], [0]]], { dtype: 'int64', device: DEVICE })),
+    a!.gather(
+      2,
+      tensor(
+        [
+          [[0], [3], [1]],
+          [[2], [2], [0]],
+        ],
+        { dtype: 'int64', device: DEVICE },
+      ),
+    ),
     where(a!.gt(0), a!, a!.neg().mul(3)),
     a!.maskedFill(a!.lt(0), -9),
   ],
@@ -62,7 +89,15 @@ const impl: Record<string, (i: Inputs) => Tensor | Tensor[]> = {
   group_norm: ({ img, gw, gb }) => F.groupNorm(img!, 2, gw!, gb!, 1e-5),
   layer_norm: ({ x, lw, lb }) => F.layerNorm(x!, [6], lw!, lb!, 1e-5),
   embedding: ({ emb, ids }) => F.embedding(ids!, emb!),
-  activations: ({ a }) => [F.gelu(a!), F.gelu(a!, 'tanh'), F.quickGelu(a!), F.silu(a!), a!.sigmoid(), a!.tanh(), a!.relu()],
+  activations: ({ a }) => [
+    F.gelu(a!),
+    F.gelu(a!, 'tanh'),
+    F.quickGelu(a!),
+    F.silu(a!),
+    a!.sigmoid(),
+    a!.tanh(),
+    a!.relu(),
+  ],
   softmax: ({ a }) => [F.softmax(a!, -1), F.logSoftmax(a!, 1)],
   losses: ({ logits, target, x }) => [
     F.crossEntropy(logits!, target!),
@@ -70,7 +105,10 @@ const impl: Record<string, (i: Inputs) => Tensor | Tensor[]> = {
     F.mseLoss(x!, x!.mul(0.5)),
     F.mseLoss(x!, x!.flip(0), 'none'),
   ],
-  attention: ({ q, k, v, q2 }) => [F.scaledDotProductAttention(q!, k!, v!), F.scaledDotProductAttention(q2!, k!, v!, { isCausal: true })],
+  attention: ({ q, k, v, q2 }) => [
+    F.scaledDotProductAttention(q!, k!, v!),
+    F.scaledDotProductAttention(q2!, k!, v!, { isCausal: true }),
+  ],
   eigh: ({ spd }) => [eigh(spd!).eigenvalues, sqrtmSymmetric(spd!)],
   random: () => [
     randn([3, 4], { generator: new Generator(7) }),
@@ -81,7 +119,10 @@ const impl: Record<string, (i: Inputs) => Tensor | Tensor[]> = {
   autograd: ({ x, w, bias }) => {
     const xg = x!.clone().requiresGrad_();
     const wg = w!.clone().requiresGrad_();
-    const y = F.layerNorm(F.linear(xg, wg, bias!), [5]).tanh().pow(2).sum();
+    const y = F.layerNorm(F.linear(xg, wg, bias!), [5])
+      .tanh()
+      .pow(2)
+      .sum();
     const ce = F.crossEntropy(F.linear(xg, wg), tensor([1, 0, 4, 2], { dtype: 'int64', device: DEVICE }));
     const loss = y.add(ce);
     loss.backward();
@@ -99,7 +140,10 @@ const impl: Record<string, (i: Inputs) => Tensor | Tensor[]> = {
       const opt = make(p);
       for (let i = 0; i < 3; i++) {
         opt.zeroGrad();
-        p.mul(gr!).mul(i + 1).sum().backward();
+        p.mul(gr!)
+          .mul(i + 1)
+          .sum()
+          .backward();
         opt.step();
       }
       out.push(p.detach());
@@ -118,7 +162,9 @@ for (const c of golden.cases) {
       const out = fn(inputs);
       const outs = Array.isArray(out) ? out : [out];
       assert.equal(outs.length, c.outputs.length, 'number of outputs');
-      outs.forEach((t, i) => assertClose(t, c.outputs[i]!, { atol: 2e-5, rtol: 2e-4 }, `${c.name}[${i}]`));
+      outs.forEach((t, i) => {
+        assertClose(t, c.outputs[i]!, { atol: 2e-5, rtol: 2e-4 }, `${c.name}[${i}]`);
+      });
     });
   });
 }
@@ -162,13 +208,23 @@ test('nn modules name parameters like PyTorch state_dict and count them', () => 
   class Block extends nn.Module {
     readonly proj = this.registerModule('proj', new nn.Linear(4, 8));
     readonly norm = this.registerModule('norm', new nn.GroupNorm(2, 8));
-    readonly layers = this.registerModule('layers', new nn.ModuleList([new nn.Conv2d(8, 8, 3, { padding: 1 }), new nn.Embedding(5, 8)]));
+    readonly layers = this.registerModule(
+      'layers',
+      new nn.ModuleList([new nn.Conv2d(8, 8, 3, { padding: 1 }), new nn.Embedding(5, 8)]),
+    );
     readonly seq = this.registerModule('seq', new nn.Sequential(new nn.LayerNorm(8), new nn.Dropout(0.1)));
   }
   const b = new Block();
   assert.deepEqual(Object.keys(b.stateDict()), [
-    'proj.weight', 'proj.bias', 'norm.weight', 'norm.bias', 'layers.0.weight', 'layers.0.bias', 'layers.1.weight',
-    'seq.0.weight', 'seq.0.bias',
+    'proj.weight',
+    'proj.bias',
+    'norm.weight',
+    'norm.bias',
+    'layers.0.weight',
+    'layers.0.bias',
+    'layers.1.weight',
+    'seq.0.weight',
+    'seq.0.bias',
   ]);
   assert.equal(b.numParameters(), 4 * 8 + 8 + 8 + 8 + 8 * 8 * 9 + 8 + 5 * 8 + 8 + 8);
   b.eval();

@@ -8,7 +8,15 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { SafetensorsError, loadSafetensors, nn, randn, saveSafetensors, tensor, tidy } from '../../src/torch/index.js';
+import {
+  loadSafetensors,
+  nn,
+  randn,
+  SafetensorsError,
+  saveSafetensors,
+  tensor,
+  tidy,
+} from '../../src/torch/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 't2i-st-'));
 
@@ -45,7 +53,10 @@ const PY_ZEROS = Buffer.concat([
   Buffer.alloc(16),
 ]);
 // test_simple.py::test_serialization after data[1, 1] = 1
-const PY_ONE = Buffer.concat([PY_ZEROS.subarray(0, 68), Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0])]);
+const PY_ONE = Buffer.concat([
+  PY_ZEROS.subarray(0, 68),
+  Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0]),
+]);
 
 test("files written by Python's safetensors load here", () => {
   const path = join(dir, 'py.safetensors');
@@ -55,8 +66,13 @@ test("files written by Python's safetensors load here", () => {
   assert.deepEqual(tensors['test']!.shape, [2, 2]);
   assert.deepEqual(tensors['test']!.toArray(), [0, 0, 0, 1]);
   // with __metadata__ and space padding (test_simple.py's metadata fixture)
-  const header = '{"__metadata__":{"framework":"pt"},"test1":{"dtype":"I32","shape":[2,2],"data_offsets":[0,16]}}       ';
-  const withMeta = Buffer.concat([Buffer.from([header.length, 0, 0, 0, 0, 0, 0, 0]), Buffer.from(header), Buffer.alloc(16)]);
+  const header =
+    '{"__metadata__":{"framework":"pt"},"test1":{"dtype":"I32","shape":[2,2],"data_offsets":[0,16]}}       ';
+  const withMeta = Buffer.concat([
+    Buffer.from([header.length, 0, 0, 0, 0, 0, 0, 0]),
+    Buffer.from(header),
+    Buffer.alloc(16),
+  ]);
   writeFileSync(path, withMeta);
   const loaded = loadSafetensors(path);
   assert.deepEqual(loaded.metadata, { framework: 'pt' });
@@ -65,7 +81,15 @@ test("files written by Python's safetensors load here", () => {
 
 test("files written here have Python's layout byte for byte (up to header padding)", () => {
   const path = join(dir, 'ours.safetensors');
-  saveSafetensors(path, { test: tensor([[0, 0], [0, 1]], { dtype: 'int32' }) });
+  saveSafetensors(path, {
+    test: tensor(
+      [
+        [0, 0],
+        [0, 1],
+      ],
+      { dtype: 'int32' },
+    ),
+  });
   const ours = readFileSync(path);
   const n = Number(ours.readBigUInt64LE(0));
   const header = ours.subarray(8, 8 + n).toString('utf8');
@@ -76,8 +100,14 @@ test("files written here have Python's layout byte for byte (up to header paddin
 test('strict loading names missing, unexpected and mis-shaped keys', () => {
   const m = new nn.Linear(3, 2);
   assert.throws(() => m.loadStateDict({ weight: randn([2, 3]) }), /missing keys: bias/);
-  assert.throws(() => m.loadStateDict({ weight: randn([2, 3]), bias: randn([2]), extra: randn([1]) }), /unexpected keys: extra/);
-  assert.throws(() => m.loadStateDict({ weight: randn([3, 3]), bias: randn([2]) }), /weight \(expected \[2,3\], got \[3,3\]\)/);
+  assert.throws(
+    () => m.loadStateDict({ weight: randn([2, 3]), bias: randn([2]), extra: randn([1]) }),
+    /unexpected keys: extra/,
+  );
+  assert.throws(
+    () => m.loadStateDict({ weight: randn([3, 3]), bias: randn([2]) }),
+    /weight \(expected \[2,3\], got \[3,3\]\)/,
+  );
   const r = m.loadStateDict({ weight: randn([2, 3]) }, { strict: false });
   assert.deepEqual(r.missing, ['bias']);
   const w = randn([2, 3]);
@@ -88,7 +118,10 @@ test('strict loading names missing, unexpected and mis-shaped keys', () => {
 test('corrupt safetensors files give clear errors', () => {
   const path = join(dir, 'bad.safetensors');
   writeFileSync(path, Buffer.from([1, 2, 3]));
-  assert.throws(() => loadSafetensors(path), (e: Error) => e instanceof SafetensorsError && /shorter than the 8-byte header length/.test(e.message));
+  assert.throws(
+    () => loadSafetensors(path),
+    (e: Error) => e instanceof SafetensorsError && /shorter than the 8-byte header length/.test(e.message),
+  );
   const hugeLen = Buffer.alloc(16);
   hugeLen.writeBigUInt64LE(1n << 40n);
   writeFileSync(path, hugeLen);
@@ -96,12 +129,21 @@ test('corrupt safetensors files give clear errors', () => {
   writeFileSync(path, Buffer.concat([Buffer.from([5, 0, 0, 0, 0, 0, 0, 0]), Buffer.from('{"a":')]));
   assert.throws(() => loadSafetensors(path), /header is not JSON/);
   const bad = '{"w":{"dtype":"F32","shape":[4],"data_offsets":[0,8]}}';
-  writeFileSync(path, Buffer.concat([Buffer.from([bad.length, 0, 0, 0, 0, 0, 0, 0]), Buffer.from(bad), Buffer.alloc(8)]));
+  writeFileSync(
+    path,
+    Buffer.concat([Buffer.from([bad.length, 0, 0, 0, 0, 0, 0, 0]), Buffer.from(bad), Buffer.alloc(8)]),
+  );
   assert.throws(() => loadSafetensors(path), /spans 8 bytes but shape \[4\] of F32 needs 16/);
   const beyond = '{"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}';
-  writeFileSync(path, Buffer.concat([Buffer.from([beyond.length, 0, 0, 0, 0, 0, 0, 0]), Buffer.from(beyond), Buffer.alloc(8)]));
+  writeFileSync(
+    path,
+    Buffer.concat([Buffer.from([beyond.length, 0, 0, 0, 0, 0, 0, 0]), Buffer.from(beyond), Buffer.alloc(8)]),
+  );
   assert.throws(() => loadSafetensors(path), /beyond the data section/);
   const dtype = '{"w":{"dtype":"Q4","shape":[1],"data_offsets":[0,1]}}';
-  writeFileSync(path, Buffer.concat([Buffer.from([dtype.length, 0, 0, 0, 0, 0, 0, 0]), Buffer.from(dtype), Buffer.alloc(1)]));
+  writeFileSync(
+    path,
+    Buffer.concat([Buffer.from([dtype.length, 0, 0, 0, 0, 0, 0, 0]), Buffer.from(dtype), Buffer.alloc(1)]),
+  );
   assert.throws(() => loadSafetensors(path), /unsupported dtype "Q4"/);
 });

@@ -3,12 +3,16 @@
  * (kaiming-uniform with a = sqrt(5), i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in))).
  */
 import * as F from '../functional.js';
-import { type Generator, type Tensor, ones, rand, randn, tidy, zeros } from '../tensor.js';
+import { type Generator, ones, rand, randn, type Tensor, tidy, zeros } from '../tensor.js';
 import { Module } from './module.js';
 
 /** U(-bound, bound) of `shape`, seeded by `generator` (or libtorch's global generator). */
 function uniform(shape: number[], bound: number, generator?: Generator): Tensor {
-  return tidy(() => rand(shape, { generator }).mul(2 * bound).sub(bound));
+  return tidy(() =>
+    rand(shape, { generator })
+      .mul(2 * bound)
+      .sub(bound),
+  );
 }
 
 export interface InitOptions {
@@ -27,7 +31,8 @@ export class Linear extends Module {
     super();
     const bound = 1 / Math.sqrt(inFeatures);
     this.weight = this.registerParameter('weight', uniform([outFeatures, inFeatures], bound, o.generator));
-    this.bias = (o.bias ?? true) ? this.registerParameter('bias', uniform([outFeatures], bound, o.generator)) : null;
+    this.bias =
+      (o.bias ?? true) ? this.registerParameter('bias', uniform([outFeatures], bound, o.generator)) : null;
   }
   forward(x: Tensor): Tensor {
     return F.linear(x, this.weight, this.bias);
@@ -46,14 +51,23 @@ export class Conv2d extends Module {
   ) {
     super();
     const groups = o.groups ?? 1;
-    if (inChannels % groups || outChannels % groups) throw new Error(`Conv2d: channels ${inChannels}->${outChannels} not divisible by groups ${groups}`);
+    if (inChannels % groups || outChannels % groups)
+      throw new Error(`Conv2d: channels ${inChannels}->${outChannels} not divisible by groups ${groups}`);
     const fanIn = (inChannels / groups) * kernelSize * kernelSize;
     const bound = 1 / Math.sqrt(fanIn);
-    this.weight = this.registerParameter('weight', uniform([outChannels, inChannels / groups, kernelSize, kernelSize], bound, o.generator));
-    this.bias = (o.bias ?? true) ? this.registerParameter('bias', uniform([outChannels], bound, o.generator)) : null;
+    this.weight = this.registerParameter(
+      'weight',
+      uniform([outChannels, inChannels / groups, kernelSize, kernelSize], bound, o.generator),
+    );
+    this.bias =
+      (o.bias ?? true) ? this.registerParameter('bias', uniform([outChannels], bound, o.generator)) : null;
   }
   forward(x: Tensor): Tensor {
-    return F.conv2d(x, this.weight, this.bias, { stride: this.o.stride ?? 1, padding: this.o.padding ?? 0, groups: this.o.groups ?? 1 });
+    return F.conv2d(x, this.weight, this.bias, {
+      stride: this.o.stride ?? 1,
+      padding: this.o.padding ?? 0,
+      groups: this.o.groups ?? 1,
+    });
   }
 }
 
@@ -66,7 +80,8 @@ export class GroupNorm extends Module {
     readonly eps = 1e-5,
   ) {
     super();
-    if (numChannels % numGroups) throw new Error(`GroupNorm: ${numChannels} channels not divisible into ${numGroups} groups`);
+    if (numChannels % numGroups)
+      throw new Error(`GroupNorm: ${numChannels} channels not divisible into ${numGroups} groups`);
     this.weight = this.registerParameter('weight', ones([numChannels]));
     this.bias = this.registerParameter('bias', zeros([numChannels]));
   }
@@ -100,7 +115,10 @@ export class Embedding extends Module {
     o: InitOptions & { std?: number } = {},
   ) {
     super();
-    this.weight = this.registerParameter('weight', normal([numEmbeddings, embeddingDim], o.std ?? 1, o.generator));
+    this.weight = this.registerParameter(
+      'weight',
+      normal([numEmbeddings, embeddingDim], o.std ?? 1, o.generator),
+    );
   }
   forward(indices: Tensor): Tensor {
     return F.embedding(indices, this.weight);
@@ -143,7 +161,9 @@ export class Sequential extends Module {
   constructor(...layers: UnaryModule[]) {
     super();
     this.layers = layers;
-    layers.forEach((m, i) => this.registerModule(String(i), m));
+    layers.forEach((m, i) => {
+      this.registerModule(String(i), m);
+    });
   }
   forward(x: Tensor): Tensor {
     let y = x;

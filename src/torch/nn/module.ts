@@ -3,7 +3,7 @@
  * name, so `stateDict()` keys are dotted paths that match PyTorch's state_dict naming
  * (`down_blocks.0.resnets.0.conv1.weight`). Parameters and buffers are kept out of tidy() scopes.
  */
-import { type DType, type Device, Tensor, isFloatingDType, keep, noGrad } from '../tensor.js';
+import { type Device, type DType, isFloatingDType, keep, noGrad, type Tensor } from '../tensor.js';
 
 export interface LoadResult {
   missing: string[];
@@ -98,14 +98,17 @@ export class Module {
       if (!src) continue;
       const a = target.shape;
       const b = src.shape;
-      if (a.length !== b.length || a.some((d, i) => d !== b[i])) result.mismatched.push({ key, expected: a, got: b });
+      if (a.length !== b.length || a.some((d, i) => d !== b[i]))
+        result.mismatched.push({ key, expected: a, got: b });
     }
     if (strict && (result.missing.length || result.unexpected.length || result.mismatched.length)) {
       const parts: string[] = [];
       if (result.missing.length) parts.push(`missing keys: ${result.missing.join(', ')}`);
       if (result.unexpected.length) parts.push(`unexpected keys: ${result.unexpected.join(', ')}`);
       if (result.mismatched.length) {
-        parts.push(`shape mismatches: ${result.mismatched.map((m) => `${m.key} (expected [${m.expected}], got [${m.got}])`).join(', ')}`);
+        parts.push(
+          `shape mismatches: ${result.mismatched.map((m) => `${m.key} (expected [${m.expected}], got [${m.got}])`).join(', ')}`,
+        );
       }
       throw new StateDictError(`loadStateDict: ${parts.join('; ')}`, result);
     }

@@ -3,9 +3,9 @@
  *   npx tsx test/models/golden/make_unet_inputs.ts && /usr/bin/python3 test/models/golden/unet_ref.py
  */
 import { writeFileSync } from 'node:fs';
-import { TINY_UNET } from '../tiny.js';
 import { UNet2DConditionModel } from '../../../src/models/unet.js';
 import { Generator, noGrad, randn, saveSafetensors, tensor } from '../../../src/torch/index.js';
+import { TINY_UNET } from '../tiny.js';
 
 const dir = new URL('.', import.meta.url).pathname;
 const g = new Generator(2024);
