@@ -4,7 +4,7 @@
  * folder; on every checkpoint it exports the EMA weights (fp16) as a text-to-image checkpoint to
  * --out and writes a sample grid. Ctrl-C saves and stops.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { numberOption, parseCommand, stringOption } from './args.js';
 import { UserError } from './errors.js';
@@ -91,6 +91,16 @@ export async function runPretrainDiffusion(argv: string[]): Promise<number> {
       throw new UserError(`--clip ${clipDir}: ${e.message} (run \`t2i-align pretrain clip\` first)`);
     throw e;
   }
+  // Warm restart: no training state in --work but an exported checkpoint in --out (e.g. a fresh
+  // machine with the committed checkpoint): continue from its weights and step.
+  let init: { stateDict: Record<string, import('../torch/index.js').Tensor>; step: number } | undefined;
+  if (!existsSync(join(work, 'state.json')) && existsSync(join(out, 'config.json'))) {
+    const { loadCheckpoint } = await import('../models/checkpoint.js');
+    const ckpt = loadCheckpoint(out, { expectedClass: 'TextToImagePipeline', device });
+    const trained = (ckpt.config['trained'] as { steps?: number } | undefined)?.steps ?? 0;
+    init = { stateDict: ckpt.stateDict, step: trained };
+    process.stderr.write(`pretrain diffusion: no state in ${work}; warm restart from ${out} at step ${trained}\n`);
+  }
   const corpus = { ...DEFAULT_CORPUS, seed: config.seed };
   const data = {
     batch(index: number, size: number) {
@@ -119,6 +129,7 @@ export async function runPretrainDiffusion(argv: string[]): Promise<number> {
     data,
     textEncoder,
     shouldStop: () => stop,
+    init,
     onProgress: (p) =>
       process.stderr.write(
         `pretrain diffusion: step ${p.step}/${p.steps} loss ${p.loss.toFixed(4)} lr ${p.lr.toExponential(2)} ` +
@@ -130,6 +141,17 @@ export async function runPretrainDiffusion(argv: string[]): Promise<number> {
         scheduler: WORLD_SCHEDULER_CONFIG,
         textEncoderDir: clipDir,
         extra: { trained: { steps: step, command, device, seed: config.seed } },
+        files: {
+          'README.md':
+            '# World original text-to-image model\n\n' +
+            'The sprite world\'s *original* model (diffusers `UNet2DConditionModel` names, fp16 EMA weights in ' +
+            '`model.safetensors`; the frozen text encoder is the world CLIP named in `config.json`). ' +
+            'Load it with `loadPipeline(dir)` (src/models/t2i_checkpoint.ts) or `t2i-align generate --model DIR`.\n\n' +
+            `Produced by: \`${command}\` (seed ${config.seed}: weights, data order and noise; ` +
+            `batch ${config.batchSize}, AdamW lr ${config.lr}, EMA ${config.emaDecay}).\n` +
+            `This export: step ${step} of ${config.steps}, device ${device}, ${new Date().toISOString().slice(0, 10)}.\n\n` +
+            `Resume: run the same command again (state in \`${work}\`; without it the run warm-restarts from this export).\n`,
+        },
       });
       const pipe = new TextToImagePipeline(ema, textEncoder, WORLD_SCHEDULER_CONFIG, device);
       const prompts = GRID_PROMPTS.flatMap((p) => [p, p, p, p]);

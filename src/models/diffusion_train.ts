@@ -97,6 +97,11 @@ export async function trainDiffusion(o: {
   onCheckpoint?: (step: number, ema: UNet2DConditionModel) => void | Promise<void>;
   /** stop early (signal handling): checked after every step; a checkpoint is written first */
   shouldStop?: () => boolean;
+  /**
+   * Start from these weights at this step when `workDir` holds no state (a warm restart from an
+   * exported checkpoint: the weights and EMA start equal, the optimizer's moments start at zero).
+   */
+  init?: { stateDict: Record<string, Tensor>; step: number };
 }): Promise<{ ema: UNet2DConditionModel; step: number }> {
   const c = o.config;
   mkdirSync(o.workDir, { recursive: true });
@@ -129,6 +134,14 @@ export async function trainDiffusion(o: {
     });
     const optSd = loadSafetensors(join(o.workDir, 'optimizer.safetensors'), { device: c.device });
     opt.loadStateDict({ tensors: optSd.tensors, scalars: { step: Number(optSd.metadata['step']) } });
+  } else if (o.init) {
+    unet.loadStateDict(o.init.stateDict);
+    noGrad(() => {
+      emaTracker.shadow.forEach((s, i) => {
+        s.copy_(params[i]!);
+      });
+    });
+    step = o.init.step;
   }
   const scheduler = new DDPMScheduler(o.schedulerConfig);
 
