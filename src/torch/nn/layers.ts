@@ -165,9 +165,17 @@ export class Sequential extends Module {
       this.registerModule(String(i), m);
     });
   }
+  /**
+   * Applies the layers in order. Each intermediate output is released as soon as the next layer has
+   * consumed it (autograd keeps what backward needs), so memory is freed as early as in PyTorch.
+   */
   forward(x: Tensor): Tensor {
     let y = x;
-    for (const m of this.layers) y = m.forward(y);
+    for (const m of this.layers) {
+      const next = m.forward(y);
+      if (y !== x && next !== y) y.dispose();
+      y = next;
+    }
     return y;
   }
 }
