@@ -99,7 +99,9 @@ export async function runPretrainDiffusion(argv: string[]): Promise<number> {
     const ckpt = loadCheckpoint(out, { expectedClass: 'TextToImagePipeline', device });
     const trained = (ckpt.config['trained'] as { steps?: number } | undefined)?.steps ?? 0;
     init = { stateDict: ckpt.stateDict, step: trained };
-    process.stderr.write(`pretrain diffusion: no state in ${work}; warm restart from ${out} at step ${trained}\n`);
+    process.stderr.write(
+      `pretrain diffusion: no state in ${work}; warm restart from ${out} at step ${trained}\n`,
+    );
   }
   const corpus = { ...DEFAULT_CORPUS, seed: config.seed };
   const data = {
@@ -144,7 +146,7 @@ export async function runPretrainDiffusion(argv: string[]): Promise<number> {
         files: {
           'README.md':
             '# World original text-to-image model\n\n' +
-            'The sprite world\'s *original* model (diffusers `UNet2DConditionModel` names, fp16 EMA weights in ' +
+            "The sprite world's *original* model (diffusers `UNet2DConditionModel` names, fp16 EMA weights in " +
             '`model.safetensors`; the frozen text encoder is the world CLIP named in `config.json`). ' +
             'Load it with `loadPipeline(dir)` (src/models/t2i_checkpoint.ts) or `t2i-align generate --model DIR`.\n\n' +
             `Produced by: \`${command}\` (seed ${config.seed}: weights, data order and noise; ` +

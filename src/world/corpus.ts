@@ -72,7 +72,7 @@ export const DEFAULT_SCENES: SceneDistribution = {
 };
 
 export const DEFAULT_NOISE: CaptionNoise = {
-  countMentionProb: 0.35,
+  countMentionProb: 0.1,
   countOffByOneProb: 0.3,
   vaguePluralProb: 0.6,
   colorMentionProb: 0.6,
