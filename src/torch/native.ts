@@ -28,5 +28,11 @@ function findAddon(): string {
   );
 }
 
+// OpenMP threads that busy-wait between parallel regions make every other libtorch process on the
+// machine crawl (two processes with two spinning threads each on two cores ran 3-7x slower; a test
+// file took 281 s instead of 18 s). Sleeping waits cost a single process little. libgomp reads this
+// when it loads with the addon, so it is set before; OMP_WAIT_POLICY=ACTIVE in the environment wins.
+process.env['OMP_WAIT_POLICY'] ??= 'PASSIVE';
+
 const require = createRequire(import.meta.url);
 export const native: NativeBinding = require(findAddon());
