@@ -16,18 +16,28 @@
  *    0/1 for a sharp sprite, the 3x3 box average for a blurred one. For every candidate silhouette
  *    and placement the fill color c is solved by least squares (this undoes the blur) and the
  *    squared error it removes (its gain) is scored; the best wins. Candidates: every silhouette
- *    with its centroid on a seed point, then the best few again at +-1 px. A winner must explain
- *    its frame well (fit); a loose fit is taken only when no seed gives a tight one.
+ *    with its centroid on a seed point, then the best few again at +-1 px (for a blurred
+ *    silhouette, the offsets are first scored with the background terms of the centred placement
+ *    and only the most promising one exactly). A winner must explain its frame well (fit); a loose
+ *    fit is taken only when no seed gives a tight one. A seed is not searched at all when the
+ *    energy under its frames cannot beat the best placement already found.
  * 5. More objects. The winner's prediction is subtracted and the search repeats from the peaks of
  *    the energy left (touching objects merge into one blob: matching pursuit), until the group's
  *    pixels are explained.
  * 6. Color. The solved fill color, snapped to the nearest paint.
  *
  * Works at 32x32; other sizes are area-resampled to 32x32 first.
+ *
+ * Speed (bench/judge.ts): the placements of step 4 are most of the work on blurred images, so the
+ * gain of one is computed from maps precombined per window (FitTerms) and per template
+ * (ShapeTemplate.fast in judge_tables.ts) in a few reads per pixel; everything else avoids
+ * per-pixel allocation and look-ups into large tables.
  */
 import { BASE_SIZE } from './backgrounds.js';
 import { type RGBImage, resizeArea, resizeNearest } from './image.js';
 import {
+  FIT_MARGIN,
+  FIT_ROW,
   judgeTables,
   LEVELS,
   maskKey,
@@ -116,6 +126,9 @@ const PEAK_SEPARATION = 5;
 const CRISP = 0.06;
 
 const K = OUTLINE_RGB;
+const K0 = K[0];
+const K1 = K[1];
+const K2 = K[2];
 const clamp01 = (v: number) => (v < 0 ? 0 : Math.min(v, 1));
 /** values per support pixel in ShapeTemplate.support.coef */
 const COEFS = 9;
@@ -136,6 +149,42 @@ function workingImage(img: RGBImage): RGBImage {
   if (img.width === S32 && img.height === S32) return img;
   if (img.width >= S32 && img.height >= S32) return resizeArea(img, S32, S32);
   return resizeNearest(img, S32, S32);
+}
+
+interface BackgroundVotes {
+  /** [CELLS + 1] a color cell's votes are entries start[cell] .. start[cell + 1] - 1 */
+  start: Int32Array;
+  /** per entry: the scenery voted for (ascending within a cell) and the vote, 1 - d / BG_REACH */
+  scenery: Uint8Array;
+  weight: Float64Array;
+}
+
+let voteTable: BackgroundVotes | undefined;
+
+/**
+ * The background vote of every color cell (step 1) as a compact list: most cells vote for no
+ * scenery and the rest for one or two, so a pixel reads a few adjacent entries instead of one
+ * value from each scenery's slice of `paletteColorDistance` (nine cache misses).
+ */
+function backgroundVotes(): BackgroundVotes {
+  if (voteTable) return voteTable;
+  const { paletteColorDistance } = judgeTables();
+  const start = new Int32Array(CELLS + 1);
+  const scenery: number[] = [];
+  const weight: number[] = [];
+  for (let i = 0; i < CELLS; i++) {
+    start[i] = scenery.length;
+    for (let s = 0; s < SCENERY_LIST.length; s++) {
+      const dist = paletteColorDistance[s * CELLS + i]!;
+      if (dist < BG_REACH) {
+        scenery.push(s);
+        weight.push(1 - dist / BG_REACH);
+      }
+    }
+  }
+  start[CELLS] = scenery.length;
+  voteTable = { start, scenery: Uint8Array.from(scenery), weight: Float64Array.from(weight) };
+  return voteTable;
 }
 
 /**
@@ -396,47 +445,159 @@ function backgroundBehind(
  * (using e = k - b). So a placement costs one pass over the silhouette's non-zero pixels reading
  * the per-pixel maps below. Pixels of other groups keep zero maps: they neither support nor
  * penalise a silhouette.
+ *
+ * The maps are laid out for `placeGain`'s fast path (ShapeTemplate.fast): a sharp silhouette
+ * (f, o in {0, 1}) needs per fill pixel v and b.b + 2 y.b, per outline pixel one number; a blurred
+ * one reads the terms linear in y as 3x3 means at its sprite's own pixels (f = B F for the box
+ * mean B, so sum f y = sum F (B y)) and only the background terms over its whole support.
  */
 interface FitTerms {
+  /** the window's size */
   w: number;
   h: number;
-  /**
-   * [h * w * STRIDE] per pixel: y = v - b (3), b (3), b.b, k.b, y.b, y.k, interleaved so that a
-   * placement reads one contiguous record per pixel
+  /*
+   * Maps of MAPS values per pixel, interleaved so that a placement reads one record per pixel.
+   * Window pixel (x, y) is map pixel (y + MARGIN) * ROW + x + MARGIN: rows are ROW long whatever
+   * the window's width, so that a template's pixel offsets are fixed (ShapeTemplate.fast), and a
+   * margin of zeros lets frames that stick out of the window (a third of all placements: windows
+   * are small and clamped to the image) take the same path.
    */
-  m: Float32Array;
-  /** [h * w] |y|^2 */
+  /** y (3), y.b, y.k: for frames that stick out even of the margin */
+  raw: Float32Array;
+  /** b (3), b.b, k.b */
+  bg: Float32Array;
+  /**
+   * for sharp templates: v = y + b (3) and b.b + 2 y.b, a fill pixel's terms (f = 1, o = 0), and
+   * b.b - 2 k.b + 2 y.b - 2 y.k, an outline pixel's (f = 0, o = 1; its k.k is a template constant)
+   */
+  sharp: Float32Array;
+  /**
+   * for blurred templates: the 3x3 means of y (3), of 2 y.b (a fill pixel's) and of 2 y.b - 2 y.k
+   * (an outline pixel's), taken with zeros outside the window, so non-zero on a 1 px ring around it
+   */
+  smooth: Float32Array;
+  /** |y|^2 (one value per pixel) */
   yy: Float32Array;
+  /** [(h + 1) * (w + 1)] integral image of yy over the window (see energyIn) */
+  yyIntegral: Float64Array;
 }
 
-const STRIDE = 10;
+/** values per pixel in each of FitTerms' maps */
+const MAPS = 5;
+const MARGIN = FIT_MARGIN;
+const ROW = FIT_ROW;
+const MAP_PIXELS = ROW * ROW;
 
+/** Map index of window pixel (x, y). */
+const mapAt = (x: number, y: number) => (y + MARGIN) * ROW + x + MARGIN;
+
+/**
+ * The one FitTerms there is: its maps, margins included (some 180 kB), are cleared where the last
+ * window wrote and refilled for every window and pursuit step rather than allocated anew. The
+ * judge is synchronous and explains one group at a time, so at most one FitTerms is in use.
+ */
+const workspace: FitTerms & { rows: Float64Array } = {
+  w: 0,
+  h: 0,
+  raw: new Float32Array(MAP_PIXELS * MAPS),
+  bg: new Float32Array(MAP_PIXELS * MAPS),
+  sharp: new Float32Array(MAP_PIXELS * MAPS),
+  smooth: new Float32Array(MAP_PIXELS * MAPS),
+  yy: new Float32Array(MAP_PIXELS),
+  yyIntegral: new Float64Array((S32 + 1) * (S32 + 1)),
+  rows: new Float64Array(MAP_PIXELS * MAPS),
+};
+
+/** The fit maps of a window's pixels `pix` over its background `bg` (the shared workspace, refilled). */
 function fitTerms(pix: Float32Array, w: number, h: number, bg: Float32Array, excluded: Uint8Array): FitTerms {
-  const n = w * h;
-  const m = new Float32Array(n * STRIDE);
-  const yyMap = new Float32Array(n);
-  for (let p = 0; p < n; p++) {
-    if (excluded[p]) continue;
-    const b0 = bg[p * 3]!;
-    const b1 = bg[p * 3 + 1]!;
-    const b2 = bg[p * 3 + 2]!;
-    const y0 = pix[p * 3]! - b0;
-    const y1 = pix[p * 3 + 1]! - b1;
-    const y2 = pix[p * 3 + 2]! - b2;
-    const r = p * STRIDE;
-    m[r] = y0;
-    m[r + 1] = y1;
-    m[r + 2] = y2;
-    m[r + 3] = b0;
-    m[r + 4] = b1;
-    m[r + 5] = b2;
-    m[r + 6] = b0 * b0 + b1 * b1 + b2 * b2;
-    m[r + 7] = K[0] * b0 + K[1] * b1 + K[2] * b2;
-    m[r + 8] = y0 * b0 + y1 * b1 + y2 * b2;
-    m[r + 9] = y0 * K[0] + y1 * K[1] + y2 * K[2];
-    yyMap[p] = y0 * y0 + y1 * y1 + y2 * y2;
+  const t = workspace;
+  const { raw, bg: bgMap, sharp, smooth, yy: yyMap, yyIntegral, rows } = t;
+  // back to zeros where the previous window wrote (its pixels and the ring of `smooth`)
+  for (let y = -1; y <= t.h; y++) {
+    const from = mapAt(-1, y);
+    const to = mapAt(t.w + 1, y);
+    raw.fill(0, from * MAPS, to * MAPS);
+    bgMap.fill(0, from * MAPS, to * MAPS);
+    sharp.fill(0, from * MAPS, to * MAPS);
+    smooth.fill(0, from * MAPS, to * MAPS);
+    yyMap.fill(0, from, to);
   }
-  return { w, h, m, yy: yyMap };
+  t.w = w;
+  t.h = h;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const p = y * w + x;
+      if (excluded[p]) continue;
+      const q = mapAt(x, y);
+      const r = q * MAPS;
+      const b0 = bg[p * 3]!;
+      const b1 = bg[p * 3 + 1]!;
+      const b2 = bg[p * 3 + 2]!;
+      const y0 = pix[p * 3]! - b0;
+      const y1 = pix[p * 3 + 1]! - b1;
+      const y2 = pix[p * 3 + 2]! - b2;
+      const bb = b0 * b0 + b1 * b1 + b2 * b2;
+      const kb = K0 * b0 + K1 * b1 + K2 * b2;
+      const yb = y0 * b0 + y1 * b1 + y2 * b2;
+      const yk = y0 * K0 + y1 * K1 + y2 * K2;
+      raw[r] = y0;
+      raw[r + 1] = y1;
+      raw[r + 2] = y2;
+      raw[r + 3] = yb;
+      raw[r + 4] = yk;
+      bgMap[r] = b0;
+      bgMap[r + 1] = b1;
+      bgMap[r + 2] = b2;
+      bgMap[r + 3] = bb;
+      bgMap[r + 4] = kb;
+      sharp[r] = y0 + b0;
+      sharp[r + 1] = y1 + b1;
+      sharp[r + 2] = y2 + b2;
+      sharp[r + 3] = bb + 2 * yb;
+      sharp[r + 4] = bb - 2 * kb + 2 * yb - 2 * yk;
+      yyMap[q] = y0 * y0 + y1 * y1 + y2 * y2;
+    }
+  }
+  // 3x3 means of y, 2 y.b and 2 y.b - 2 y.k on the window and its 1 px ring, summing `raw` (zeros
+  // outside the window) along rows, then along columns
+  const up = ROW * MAPS;
+  for (let y = -2; y <= h + 1; y++) {
+    for (let r = mapAt(-1, y) * MAPS, end = mapAt(w + 1, y) * MAPS; r < end; r++) {
+      rows[r] = raw[r - MAPS]! + raw[r]! + raw[r + MAPS]!;
+    }
+  }
+  for (let y = -1; y <= h; y++) {
+    for (let r = mapAt(-1, y) * MAPS, end = mapAt(w + 1, y) * MAPS; r < end; r += MAPS) {
+      const yb = rows[r + 3 - up]! + rows[r + 3]! + rows[r + 3 + up]!;
+      const yk = rows[r + 4 - up]! + rows[r + 4]! + rows[r + 4 + up]!;
+      smooth[r] = (rows[r - up]! + rows[r]! + rows[r + up]!) / 9;
+      smooth[r + 1] = (rows[r + 1 - up]! + rows[r + 1]! + rows[r + 1 + up]!) / 9;
+      smooth[r + 2] = (rows[r + 2 - up]! + rows[r + 2]! + rows[r + 2 + up]!) / 9;
+      smooth[r + 3] = (2 * yb) / 9;
+      smooth[r + 4] = (2 * yb - 2 * yk) / 9;
+    }
+  }
+  for (let x = 0; x <= w; x++) yyIntegral[x] = 0;
+  for (let y = 0; y < h; y++) {
+    let row = 0;
+    yyIntegral[(y + 1) * (w + 1)] = 0;
+    for (let x = 0; x < w; x++) {
+      row += yyMap[mapAt(x, y)]!;
+      yyIntegral[(y + 1) * (w + 1) + x + 1] = yyIntegral[y * (w + 1) + x + 1]! + row;
+    }
+  }
+  return t;
+}
+
+/** Sum of |y|^2 over the window pixels in [x0, x1] x [y0, y1] (clipped to the window). */
+function energyIn(terms: FitTerms, x0: number, y0: number, x1: number, y1: number): number {
+  const { w, h, yyIntegral: I } = terms;
+  const a = Math.max(0, x0);
+  const b = Math.max(0, y0);
+  const c = Math.min(w - 1, x1) + 1;
+  const d = Math.min(h - 1, y1) + 1;
+  if (c <= a || d <= b) return 0;
+  return I[d * (w + 1) + c]! - I[b * (w + 1) + c]! - I[d * (w + 1) + a]! + I[b * (w + 1) + a]!;
 }
 
 interface Placement {
@@ -448,50 +609,135 @@ interface Placement {
   gain: number;
   /** the least-squares fill color */
   c: RGB;
+  /** a blurred template's background terms here (see `placeGain`), kept for `bestNear` */
+  blend?: readonly number[];
 }
 
 /** Fill color of the last `placeGain` call (scratch, to spare an allocation per candidate). */
 const lastFill = new Float64Array(3);
+/**
+ * Background terms of the last `placeGain` call of a blurred template: sum f (f+o) b (3) and
+ * sum (f+o)^2 b.b - 2 o (f+o) k.b; NaN when it did not sum them (a frame beyond the margin).
+ */
+const lastBlend = new Float64Array(4);
 
-/** Gain of template t with its frame at (fx, fy); its least-squares fill color goes to `lastFill`. */
-function placeGain(terms: FitTerms, t: ShapeTemplate, fx: number, fy: number): number {
-  const { w, h, m } = terms;
+/**
+ * Gain of template t with its frame at (fx, fy); its least-squares fill color goes to `lastFill`.
+ * This is the judge's inner loop (a few hundred calls per degraded image). A frame inside the
+ * window or its margin, the usual case, takes the fast path (see FitTerms): per sprite pixel a few
+ * reads of precombined maps, plus for a blurred template the background terms over its support
+ * (two thirds of the work, kept in `lastBlend`), and the image-independent sums precomputed. Given
+ * `blend`, a blurred template takes those background terms from there instead: an estimate
+ * `bestNear` uses for the placements 1 px from one it has summed. A frame that sticks out even of
+ * the margin sums the formula above pixel by pixel, skipping the pixels outside.
+ */
+function placeGain(
+  terms: FitTerms,
+  t: ShapeTemplate,
+  fx: number,
+  fy: number,
+  blend?: readonly number[],
+): number {
+  const { w, h } = terms;
   const s = t.support;
-  const coef = s.coef;
   let f2 = 0;
   let sfo = 0;
   let w0 = 0;
   let w1 = 0;
   let w2 = 0;
   let base = 0;
-  const inside = fx >= 0 && fy >= 0 && fx + t.width <= w && fy + t.height <= h;
-  for (let k = 0; k < s.x.length; k++) {
-    const xx = fx + s.x[k]!;
-    const yy = fy + s.y[k]!;
-    if (!inside && (xx < 0 || yy < 0 || xx >= w || yy >= h)) continue;
-    const r = (yy * w + xx) * STRIDE;
-    const c = k * COEFS;
-    const f = coef[c]!;
-    const g = coef[c + 1]!;
-    f2 += coef[c + 2]!;
-    sfo += coef[c + 3]!;
-    w0 += f * m[r]! + g * m[r + 3]!;
-    w1 += f * m[r + 1]! + g * m[r + 4]!;
-    w2 += f * m[r + 2]! + g * m[r + 5]!;
-    base +=
-      coef[c + 4]! * m[r + 6]! +
-      coef[c + 5]! * m[r + 7]! +
-      coef[c + 6]! * m[r + 8]! +
-      coef[c + 7]! * m[r + 9]! +
-      coef[c + 8]!;
+  if (fx >= -MARGIN && fy >= -MARGIN && fx + t.width <= w + MARGIN && fy + t.height <= h + MARGIN) {
+    const { fillAt, outlineAt, blendAt, blendCoef, constants } = t.fast;
+    const at = mapAt(fx, fy);
+    const lin = t.blurred ? terms.smooth : terms.sharp;
+    for (let j = 0; j < fillAt.length; j++) {
+      const r = (at + fillAt[j]!) * MAPS;
+      w0 += lin[r]!;
+      w1 += lin[r + 1]!;
+      w2 += lin[r + 2]!;
+      base += lin[r + 3]!;
+    }
+    for (let j = 0; j < outlineAt.length; j++) base += lin[(at + outlineAt[j]!) * MAPS + 4]!;
+    if (blend && t.blurred) {
+      w0 += blend[0]!;
+      w1 += blend[1]!;
+      w2 += blend[2]!;
+      base += blend[3]!;
+    } else {
+      const bg = terms.bg;
+      let b0 = 0;
+      let b1 = 0;
+      let b2 = 0;
+      let b3 = 0;
+      for (let j = 0, c = 0; j < blendAt.length; j++, c += 3) {
+        const r = (at + blendAt[j]!) * MAPS;
+        const g = blendCoef[c]!;
+        b0 += g * bg[r]!;
+        b1 += g * bg[r + 1]!;
+        b2 += g * bg[r + 2]!;
+        b3 += blendCoef[c + 1]! * bg[r + 3]! + blendCoef[c + 2]! * bg[r + 4]!;
+      }
+      lastBlend[0] = b0;
+      lastBlend[1] = b1;
+      lastBlend[2] = b2;
+      lastBlend[3] = b3;
+      w0 += b0;
+      w1 += b1;
+      w2 += b2;
+      base += b3;
+    }
+    if (fx >= 0 && fy >= 0 && fx + t.width <= w && fy + t.height <= h) {
+      f2 = s.fillSq;
+      sfo = s.fillOutline;
+      base += s.outlineSq;
+    } else {
+      // the image-independent sums over the part of the frame inside the window
+      const tw = t.width + 1;
+      const x0 = Math.max(0, -fx);
+      const y0 = Math.max(0, -fy);
+      const x1 = Math.min(t.width, w - fx);
+      const y1 = Math.min(t.height, h - fy);
+      if (x1 > x0 && y1 > y0) {
+        const a = (y0 * tw + x0) * 3;
+        const b = (y0 * tw + x1) * 3;
+        const c = (y1 * tw + x0) * 3;
+        const d = (y1 * tw + x1) * 3;
+        f2 = constants[d]! - constants[b]! - constants[c]! + constants[a]!;
+        sfo = constants[d + 1]! - constants[b + 1]! - constants[c + 1]! + constants[a + 1]!;
+        base += constants[d + 2]! - constants[b + 2]! - constants[c + 2]! + constants[a + 2]!;
+      }
+    }
+  } else {
+    lastBlend.fill(Number.NaN);
+    const { x: sx, y: sy, coef } = s;
+    const { raw, bg } = terms;
+    for (let k = 0, c = 0; k < sx.length; k++, c += COEFS) {
+      const xx = fx + sx[k]!;
+      const yy = fy + sy[k]!;
+      if (xx < 0 || yy < 0 || xx >= w || yy >= h) continue;
+      const r = mapAt(xx, yy) * MAPS;
+      const f = coef[c]!;
+      const g = coef[c + 1]!;
+      f2 += coef[c + 2]!;
+      sfo += coef[c + 3]!;
+      w0 += f * raw[r]! + g * bg[r]!;
+      w1 += f * raw[r + 1]! + g * bg[r + 1]!;
+      w2 += f * raw[r + 2]! + g * bg[r + 2]!;
+      base +=
+        coef[c + 4]! * bg[r + 3]! +
+        coef[c + 5]! * bg[r + 4]! +
+        coef[c + 6]! * raw[r + 3]! +
+        coef[c + 7]! * raw[r + 4]! +
+        coef[c + 8]!;
+    }
   }
   if (f2 < 1e-6) {
     lastFill.fill(0);
     return -base;
   }
-  w0 -= K[0] * sfo;
-  w1 -= K[1] * sfo;
-  w2 -= K[2] * sfo;
+  w0 -= K0 * sfo;
+  w1 -= K1 * sfo;
+  w2 -= K2 * sfo;
   lastFill[0] = w0 / f2;
   lastFill[1] = w1 / f2;
   lastFill[2] = w2 / f2;
@@ -501,22 +747,28 @@ function placeGain(terms: FitTerms, t: ShapeTemplate, fx: number, fy: number): n
 /** Gain and least-squares fill color of template t with its frame at (fx, fy). */
 function place(terms: FitTerms, t: ShapeTemplate, fx: number, fy: number): Placement {
   const gain = placeGain(terms, t, fx, fy);
-  return { t, fx, fy, gain, c: [lastFill[0]!, lastFill[1]!, lastFill[2]!] };
+  return { t, fx, fy, gain, c: [lastFill[0]!, lastFill[1]!, lastFill[2]!], blend: blendOf(t) };
+}
+
+/** `lastBlend` as a placement keeps it: for blurred templates, when it was summed. */
+function blendOf(t: ShapeTemplate): readonly number[] | undefined {
+  if (!t.blurred || Number.isNaN(lastBlend[0])) return undefined;
+  return [lastBlend[0]!, lastBlend[1]!, lastBlend[2]!, lastBlend[3]!];
 }
 
 /** The placed object's own squared norm, sum |f (c - b) + o (k - b)|^2 over the window (a perfect fit has gain = energy). */
 function energyOf(terms: FitTerms, pl: Placement): number {
-  const { w, h, m } = terms;
+  const { w, h, bg } = terms;
   const s = pl.t.support;
   let sum = 0;
   for (let k = 0; k < s.x.length; k++) {
     const xx = pl.fx + s.x[k]!;
     const yy = pl.fy + s.y[k]!;
     if (xx < 0 || yy < 0 || xx >= w || yy >= h) continue;
-    const r = (yy * w + xx) * STRIDE + 3;
+    const r = mapAt(xx, yy) * MAPS;
     const f = s.fill[k]!;
     const o = s.outline[k]!;
-    for (let c = 0; c < 3; c++) sum += (f * (pl.c[c]! - m[r + c]!) + o * (K[c]! - m[r + c]!)) ** 2;
+    for (let c = 0; c < 3; c++) sum += (f * (pl.c[c]! - bg[r + c]!) + o * (K[c]! - bg[r + c]!)) ** 2;
   }
   return sum;
 }
@@ -524,12 +776,7 @@ function energyOf(terms: FitTerms, pl: Placement): number {
 /** How well a placement explains the pixels under its frame: 1 - residual / energy, in [0, 1]. */
 function fitOf(terms: FitTerms, pl: Placement, energy: number = energyOf(terms, pl)): number {
   if (energy <= 0) return 0;
-  const { w, h, yy } = terms;
-  let sum = 0;
-  for (let ty = Math.max(0, -pl.fy); ty < Math.min(pl.t.height, h - pl.fy); ty++) {
-    for (let tx = Math.max(0, -pl.fx); tx < Math.min(pl.t.width, w - pl.fx); tx++)
-      sum += yy[(pl.fy + ty) * w + pl.fx + tx]!;
-  }
+  const sum = energyIn(terms, pl.fx, pl.fy, pl.fx + pl.t.width - 1, pl.fy + pl.t.height - 1);
   return clamp01(1 - (sum - pl.gain) / energy);
 }
 
@@ -539,24 +786,57 @@ function acceptable(terms: FitTerms, pl: Placement | undefined, minFit: number =
   return energy > 0 && pl.gain >= MIN_GAIN * energy && fitOf(terms, pl, energy) >= minFit;
 }
 
-/** Best placement of template t with its frame centre within `radius` px of (cx, cy). */
-function bestNear(terms: FitTerms, t: ShapeTemplate, cx: number, cy: number, radius: number): Placement {
-  const ex = Math.round(cx - t.width / 2);
-  const ey = Math.round(cy - t.height / 2);
-  let bx = ex;
-  let by = ey;
+/**
+ * Best placement of `pl`'s template with its frame within `radius` px of `pl`'s; `pl` itself is not
+ * placed again. A sharp template (cheap) is placed exactly at each offset, scanned row by row, the
+ * first of equal gains kept. A blurred one is first placed at each offset with `pl`'s background
+ * terms (exact gain but for the background under the frame shifting by a pixel), and only the
+ * offset that looks best, if it beats `pl`, is placed exactly: the shortlist's refinement is most
+ * of the judge's work, and this makes it several times cheaper. Against exact placements, on
+ * 20,000 degraded scenes 17 verdicts turned right and 15 wrong (docs/world.md).
+ */
+function bestNear(terms: FitTerms, pl: Placement, radius: number): Placement {
+  const t = pl.t;
+  if (pl.blend) {
+    let bx = pl.fx;
+    let by = pl.fy;
+    let bestGain = pl.gain;
+    for (let fy = pl.fy - radius; fy <= pl.fy + radius; fy++) {
+      for (let fx = pl.fx - radius; fx <= pl.fx + radius; fx++) {
+        if (fx === pl.fx && fy === pl.fy) continue;
+        const gain = placeGain(terms, t, fx, fy, pl.blend);
+        if (gain > bestGain) {
+          bestGain = gain;
+          bx = fx;
+          by = fy;
+        }
+      }
+    }
+    if (bx === pl.fx && by === pl.fy) return pl;
+    const moved = place(terms, t, bx, by);
+    return moved.gain > pl.gain ? moved : pl;
+  }
+  let bx = pl.fx;
+  let by = pl.fy;
   let bestGain = -Infinity;
-  for (let fy = ey - radius; fy <= ey + radius; fy++) {
-    for (let fx = ex - radius; fx <= ex + radius; fx++) {
-      const gain = placeGain(terms, t, fx, fy);
+  let c0 = 0;
+  let c1 = 0;
+  let c2 = 0;
+  for (let fy = pl.fy - radius; fy <= pl.fy + radius; fy++) {
+    for (let fx = pl.fx - radius; fx <= pl.fx + radius; fx++) {
+      const here = fx === pl.fx && fy === pl.fy;
+      const gain = here ? pl.gain : placeGain(terms, t, fx, fy);
       if (gain > bestGain) {
         bestGain = gain;
         bx = fx;
         by = fy;
+        c0 = here ? pl.c[0] : lastFill[0]!;
+        c1 = here ? pl.c[1] : lastFill[1]!;
+        c2 = here ? pl.c[2] : lastFill[2]!;
       }
     }
   }
-  return place(terms, t, bx, by);
+  return { t, fx: bx, fy: by, gain: bestGain, c: [c0, c1, c2] };
 }
 
 /**
@@ -576,10 +856,32 @@ function rankAround(
   const floor = coarse[0]!.gain * SHORTLIST_REACH;
   let k = 0;
   while (k < Math.min(SHORTLIST, coarse.length) && (k === 0 || coarse[k]!.gain >= floor)) k++;
-  const fine = coarse
-    .slice(0, k)
-    .map((pl) => bestNear(terms, pl.t, pl.fx + pl.t.width / 2, pl.fy + pl.t.height / 2, radius));
+  const fine = coarse.slice(0, k).map((pl) => bestNear(terms, pl, radius));
   return [...fine, ...coarse.slice(k)].sort((a, b) => b.gain - a.gain);
+}
+
+/**
+ * An upper bound on the gain of every placement `rankAround(terms, seed, radius, templates)` may
+ * try. A placement can remove no more error than there is under its frame (gain = sum |y|^2 -
+ * residual, over its support), so the bound is the largest energy under any template's frame
+ * grown by the search radius. Seeds of weak residual energy far from the best object so far are
+ * then skipped without changing the pick (checked with a hair of slack for rounding).
+ */
+function seedBound(terms: FitTerms, seed: Seed, radius: number, templates: readonly ShapeTemplate[]): number {
+  let bound = 0;
+  for (const t of templates) {
+    const fx = Math.round(seed.x - t.centroid.x);
+    const fy = Math.round(seed.y - t.centroid.y);
+    const e = energyIn(
+      terms,
+      fx - radius,
+      fy - radius,
+      fx + t.width - 1 + radius,
+      fy + t.height - 1 + radius,
+    );
+    if (e > bound) bound = e;
+  }
+  return bound * (1 + 1e-9) + 1e-9;
 }
 
 /**
@@ -588,7 +890,7 @@ function rankAround(
  */
 function bestAnywhere(terms: FitTerms, box: Box, templates: readonly ShapeTemplate[]): Placement | undefined {
   // the SHORTLIST best of the coarse grid, kept sorted (best first)
-  const coarse: Array<{ t: ShapeTemplate; fx: number; fy: number; gain: number }> = [];
+  const coarse: Placement[] = [];
   for (const t of templates) {
     for (let cy = box.y0; cy <= box.y1 + 1; cy += 2) {
       for (let cx = box.x0; cx <= box.x1 + 1; cx += 2) {
@@ -598,14 +900,21 @@ function bestAnywhere(terms: FitTerms, box: Box, templates: readonly ShapeTempla
         if (coarse.length === SHORTLIST && gain <= coarse[SHORTLIST - 1]!.gain) continue;
         let at = coarse.length;
         while (at > 0 && coarse[at - 1]!.gain < gain) at--;
-        coarse.splice(at, 0, { t, fx, fy, gain });
+        coarse.splice(at, 0, {
+          t,
+          fx,
+          fy,
+          gain,
+          c: [lastFill[0]!, lastFill[1]!, lastFill[2]!],
+          blend: blendOf(t),
+        });
         if (coarse.length > SHORTLIST) coarse.pop();
       }
     }
   }
   let best: Placement | undefined;
   for (const c of coarse) {
-    const pl = bestNear(terms, c.t, c.fx + c.t.width / 2, c.fy + c.t.height / 2, 1);
+    const pl = bestNear(terms, c, 1);
     if ((!best || pl.gain > best.gain) && acceptable(terms, pl)) best = pl;
   }
   return best;
@@ -763,7 +1072,7 @@ function energyPeaks(terms: FitTerms, excluded: Uint8Array, box: Box, minSum: nu
     let row = 0;
     for (let x = 0; x < w; x++) {
       const inBox = x >= box.x0 && x <= box.x1 && y >= box.y0 && y <= box.y1 && !excluded[y * w + x];
-      row += inBox ? yy[y * w + x]! : 0;
+      row += inBox ? yy[mapAt(x, y)]! : 0;
       I[(y + 1) * (w + 1) + x + 1] = I[y * (w + 1) + x + 1]! + row;
     }
   }
@@ -790,7 +1099,7 @@ function energyPeaks(terms: FitTerms, excluded: Uint8Array, box: Box, minSum: nu
     for (let y = Math.max(0, by - 3); y <= Math.min(h - 1, by + 3); y++) {
       for (let x = Math.max(0, bx - 3); x <= Math.min(w - 1, bx + 3); x++) {
         if (excluded[y * w + x] || x < box.x0 || x > box.x1 || y < box.y0 || y > box.y1) continue;
-        const v = yy[y * w + x]!;
+        const v = yy[mapAt(x, y)]!;
         m += v;
         mx += v * (x + 0.5);
         my += v * (y + 0.5);
@@ -838,6 +1147,9 @@ function explainGroup(win: GroupWindow, group: Blob, templates: readonly ShapeTe
     const pick = (seeds: readonly Seed[], minFit: number) => {
       let best: Placement[] | undefined;
       for (const seed of seeds) {
+        // a seed whose placements cannot gain more than the best so far is not ranked at all
+        if (best && !rankings.has(seed) && seedBound(terms, seed, RADIUS, templates) <= best[0]!.gain)
+          continue;
         const r = ranking(seed);
         if (acceptable(terms, r[0], minFit) && (!best || r[0]!.gain > best[0]!.gain)) best = r;
       }
@@ -863,9 +1175,10 @@ function explainGroup(win: GroupWindow, group: Blob, templates: readonly ShapeTe
     subtract(win, top);
     const left = unexplained(win);
     const energy = energyOf(terms, top);
+    if (left > before || left < RESIDUAL_MIN || left < RESIDUAL_FRACTION * energy) break;
+    // (the maps only for a next round: most groups end here)
     terms = fitTerms(win.pix, win.w, win.h, win.bg, win.excluded);
     primary = [];
-    if (left > before || left < RESIDUAL_MIN || left < RESIDUAL_FRACTION * energy) break;
   }
   return out;
 }
@@ -878,27 +1191,26 @@ export function judgeImage(input: RGBImage): Judgement {
     );
   }
   const img = workingImage(input);
-  const { paletteColorDistance } = judgeTables();
   const data = img.data;
+  const { start, scenery, weight } = backgroundVotes();
 
   // 1. background vote
   const idx = new Int32Array(N);
   const votes = new Float64Array(SCENERY_LIST.length);
   for (let p = 0; p < N; p++) {
-    // lutIndex, inlined
+    // lutIndex, inlined, with Math.floor(v * Q + 0.5) for Math.round(v * Q) (several times faster
+    // in V8, and equal: v * Q of a float32 v is a multiple of 2^-24, never within rounding error
+    // of a half-integer)
     const r = data[p * 3]!;
     const g = data[p * 3 + 1]!;
     const b = data[p * 3 + 2]!;
     const i =
-      ((r <= 0 ? 0 : r >= 1 ? Q : Math.round(r * Q)) * LEVELS +
-        (g <= 0 ? 0 : g >= 1 ? Q : Math.round(g * Q))) *
+      ((r <= 0 ? 0 : r >= 1 ? Q : Math.floor(r * Q + 0.5)) * LEVELS +
+        (g <= 0 ? 0 : g >= 1 ? Q : Math.floor(g * Q + 0.5))) *
         LEVELS +
-      (b <= 0 ? 0 : b >= 1 ? Q : Math.round(b * Q));
+      (b <= 0 ? 0 : b >= 1 ? Q : Math.floor(b * Q + 0.5));
     idx[p] = i;
-    for (let s = 0; s < SCENERY_LIST.length; s++) {
-      const dist = paletteColorDistance[s * CELLS + i]!;
-      if (dist < BG_REACH) votes[s]! += 1 - dist / BG_REACH;
-    }
+    for (let e = start[i]!; e < start[i + 1]!; e++) votes[scenery[e]!]! += weight[e]!;
   }
   let sBest = 0;
   for (let s = 1; s < SCENERY_LIST.length; s++) if (votes[s]! > votes[sBest]!) sBest = s;

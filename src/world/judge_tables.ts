@@ -8,15 +8,23 @@
  * - `paletteColorDistance`: the same to the palette's colors themselves (no segments; a segment
  *   such as moon sky -> moon ground passes through the plain grey). Used for the background vote.
  * - `shapeTemplates`: for every object, its silhouette as a soft mask, sharp (0/1) and as a 3x3
- *   box blur leaves it. The judge matches per-pixel object fractions against these.
+ *   box blur leaves it. The judge matches per-pixel object fractions against these; each template
+ *   also comes split up as the judge's fast path reads it (`ShapeTemplate.fast`).
  */
 
+import { BASE_SIZE } from './backgrounds.js';
 import { OUTLINE_RGB, type RGB, SCENERY_PALETTES } from './palette.js';
+import { SPRITES } from './sprites.js';
 import { OBJECTS, type ObjectName, SCENERIES } from './vocab.js';
 
 const KK = OUTLINE_RGB[0] ** 2 + OUTLINE_RGB[1] ** 2 + OUTLINE_RGB[2] ** 2;
-
-import { SPRITES } from './sprites.js';
+/**
+ * Layout of judge.ts's fit maps: the widest window (BASE_SIZE) with a margin of zeros FIT_MARGIN
+ * px wide on every side, in rows FIT_ROW long. A template's pixel offsets in these maps are fixed
+ * (ShapeTemplate.fast), and a frame that sticks out of its window by up to the margin reads zeros.
+ */
+export const FIT_MARGIN = 8;
+export const FIT_ROW = BASE_SIZE + 2 * FIT_MARGIN;
 
 /** Quantisation levels per channel of the color look-up tables. */
 export const LEVELS = 32;
@@ -131,10 +139,38 @@ export interface ShapeTemplate {
     fill: Float32Array;
     outline: Float32Array;
     /**
-     * [support * 9] per pixel, interleaved for judge.ts's `place`: f, f (f + o), f^2, f o, then the
-     * coefficients of the gain's background terms (f+o)^2, -2 o (o+f), 2 (f+o), -2 o, o^2 |k|^2
+     * [support * 9] per pixel, interleaved for judge.ts's `placeGain` (its pixel-by-pixel path): f,
+     * f (f + o), f^2, f o, then the coefficients of the gain's background terms (f+o)^2,
+     * -2 o (o+f), 2 (f+o), -2 o, o^2 |k|^2
      */
     coef: Float32Array;
+    /** sums over the support of f^2, f o and o^2 |k|^2 */
+    fillSq: number;
+    fillOutline: number;
+    outlineSq: number;
+  };
+  /**
+   * The template as `placeGain`'s fast path reads it. Offsets are y * FIT_ROW + x in frame
+   * coordinates, since the judge's fit maps have rows FIT_ROW long.
+   * A blurred silhouette's fractions are the sharp sprite's box-blurred (f = B F, o = B O, B the 3x3
+   * mean), so its terms linear in the pixels, sum f y and sum (f+o) y.b etc., equal the sharp
+   * sprite's sums over box-filtered maps: those need only the sprite's own pixels. The terms
+   * quadratic in (f, o) involve only the background and run over the whole blurred support.
+   */
+  fast: {
+    /** the sprite's fill pixels (shifted by the blurred frame's 1 px pad) */
+    fillAt: Int32Array;
+    /** the sprite's outline pixels */
+    outlineAt: Int32Array;
+    /** blurred templates: the support, for the background terms (empty for sharp templates, whose maps hold them) */
+    blendAt: Int32Array;
+    /** [blendAt * 3] per pixel: f (f+o), (f+o)^2, -2 o (f+o) */
+    blendCoef: Float64Array;
+    /**
+     * [(height + 1) * (width + 1) * 3] integral images of f^2, f o and o^2 |k|^2 over the frame:
+     * their sums over the part of a frame that lies inside the window
+     */
+    constants: Float64Array;
   };
   /** where the sprite's top-left corner sits in this frame */
   spriteDx: number;
@@ -182,28 +218,66 @@ function template(object: ObjectName, blurred: boolean): ShapeTemplate {
     energy += alpha[i]! * alpha[i]!;
   }
   const nz = [...alpha.keys()].filter((i) => alpha[i]! > 0);
+  const coef = Float32Array.from(
+    nz.flatMap((i) => {
+      const f = fill[i]!;
+      const o = outline[i]!;
+      return [f, f * (f + o), f * f, f * o, (f + o) ** 2, -2 * o * (o + f), 2 * (f + o), -2 * o, o * o * KK];
+    }),
+  );
+  // summed in support order, as judge.ts's pixel-by-pixel path sums them
+  let fillSq = 0;
+  let fillOutline = 0;
+  let outlineSq = 0;
+  for (let c = 0; c < coef.length; c += 9) {
+    fillSq += coef[c + 2]!;
+    fillOutline += coef[c + 3]!;
+    outlineSq += coef[c + 8]!;
+  }
   const support = {
     x: Int32Array.from(nz.map((i) => i % width)),
     y: Int32Array.from(nz.map((i) => Math.floor(i / width))),
     fill: Float32Array.from(nz.map((i) => fill[i]!)),
     outline: Float32Array.from(nz.map((i) => outline[i]!)),
-    coef: Float32Array.from(
-      nz.flatMap((i) => {
+    coef,
+    fillSq,
+    fillOutline,
+    outlineSq,
+  };
+  const spriteAt = (v: number) => {
+    const at: number[] = [];
+    for (let y = 0; y < s.height; y++) {
+      for (let x = 0; x < s.width; x++)
+        if (s.mask[y * s.width + x] === v) at.push((y + pad) * FIT_ROW + x + pad);
+    }
+    return Int32Array.from(at);
+  };
+  const blend = blurred ? nz : [];
+  const constants = new Float64Array((height + 1) * (width + 1) * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const f = fill[y * width + x]!;
+      const o = outline[y * width + x]!;
+      const here = [f * f, f * o, o * o * KK];
+      for (let c = 0; c < 3; c++) {
+        const at = (i: number, j: number) => (i * (width + 1) + j) * 3 + c;
+        constants[at(y + 1, x + 1)] =
+          here[c]! + constants[at(y, x + 1)]! + constants[at(y + 1, x)]! - constants[at(y, x)]!;
+      }
+    }
+  }
+  const fast = {
+    fillAt: spriteAt(1),
+    outlineAt: spriteAt(2),
+    blendAt: Int32Array.from(blend.map((i) => Math.floor(i / width) * FIT_ROW + (i % width))),
+    blendCoef: Float64Array.from(
+      blend.flatMap((i) => {
         const f = fill[i]!;
         const o = outline[i]!;
-        return [
-          f,
-          f * (f + o),
-          f * f,
-          f * o,
-          (f + o) ** 2,
-          -2 * o * (o + f),
-          2 * (f + o),
-          -2 * o,
-          o * o * KK,
-        ];
+        return [f * (f + o), (f + o) ** 2, -2 * o * (o + f)];
       }),
     ),
+    constants,
   };
   let mx = 0;
   let my = 0;
@@ -223,6 +297,7 @@ function template(object: ObjectName, blurred: boolean): ShapeTemplate {
     energy,
     centroid,
     support,
+    fast,
     spriteDx: pad,
     spriteDy: pad,
   };

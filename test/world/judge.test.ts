@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { createImage } from '../../src/world/image.js';
 import { judgeImage } from '../../src/world/judge.js';
 import { measureJudge } from '../../src/world/judge_eval.js';
+import { FIT_ROW, shapeTemplates } from '../../src/world/judge_tables.js';
 import { parsePrompt } from '../../src/world/prompt.js';
 import { render, renderScene, sceneFromPrompt } from '../../src/world/render.js';
 import { Rng } from '../../src/world/rng.js';
@@ -85,5 +86,61 @@ describe('judge and verdict', () => {
       }
     }
     assert.ok(!isWellFormed(smeared));
+  });
+});
+
+describe('judge templates', () => {
+  it("split each silhouette, for the model fit's fast path, into sprite pixels and background terms that reproduce it", () => {
+    const near = (a: number, b: number, what: string) =>
+      assert.ok(Math.abs(a - b) < 1e-5, `${what}: ${a} vs ${b}`);
+    for (const t of shapeTemplates()) {
+      const name = `${t.object}${t.blurred ? ' (blurred)' : ''}`;
+      const { width: w, height: h } = t;
+      const mask = (offsets: Int32Array) => {
+        const m = new Float64Array(w * h);
+        for (const o of offsets) m[Math.floor(o / FIT_ROW) * w + (o % FIT_ROW)] = 1;
+        return m;
+      };
+      // the sharp sprite's pixels, box-blurred for a blurred template, are the silhouette's fractions
+      const box = (m: Float64Array) => {
+        if (!t.blurred) return m;
+        const out = new Float64Array(w * h);
+        for (let y = 0; y < h; y++) {
+          for (let x = 0; x < w; x++) {
+            for (let dy = -1; dy <= 1; dy++) {
+              for (let dx = -1; dx <= 1; dx++) {
+                if (y + dy >= 0 && y + dy < h && x + dx >= 0 && x + dx < w)
+                  out[y * w + x]! += m[(y + dy) * w + x + dx]! / 9;
+              }
+            }
+          }
+        }
+        return out;
+      };
+      const fill = box(mask(t.fast.fillAt));
+      const outline = box(mask(t.fast.outlineAt));
+      for (let i = 0; i < w * h; i++) {
+        near(fill[i]!, t.fill[i]!, `${name} fill at ${i}`);
+        near(outline[i]!, t.outline[i]!, `${name} outline at ${i}`);
+      }
+      // background terms over the blurred support, none for a sharp template (its maps hold them)
+      const { blendAt, blendCoef, constants } = t.fast;
+      assert.equal(blendAt.length, t.blurred ? t.support.x.length : 0, name);
+      blendAt.forEach((o, k) => {
+        const x = o % FIT_ROW;
+        const y = Math.floor(o / FIT_ROW);
+        assert.deepEqual([x, y], [t.support.x[k], t.support.y[k]], name);
+        const f = t.fill[y * w + x]!;
+        const a = f + t.outline[y * w + x]!;
+        near(blendCoef[k * 3]!, f * a, name);
+        near(blendCoef[k * 3 + 1]!, a * a, name);
+        near(blendCoef[k * 3 + 2]!, -2 * (a - f) * a, name);
+      });
+      // the integral images of the image-independent terms add up to their sums over the support
+      const total = ((h + 1) * (w + 1) - 1) * 3;
+      near(constants[total]!, t.support.fillSq, `${name} f^2`);
+      near(constants[total + 1]!, t.support.fillOutline, `${name} f o`);
+      near(constants[total + 2]!, t.support.outlineSq, `${name} o^2 |k|^2`);
+    }
   });
 });
