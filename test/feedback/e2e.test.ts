@@ -13,9 +13,9 @@ import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import type { FeedbackDb } from '../../src/feedback/db.js';
 import { type RunningServer, startServer } from '../../src/feedback/server.js';
 import type { LabelValue } from '../../src/feedback/types.js';
+import { CHROMIUM, CHROMIUM_ARGS } from '../chromium.js';
 import { engines, freshRun, REPO, seedRun, type TestRun } from './helpers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const keepShots = process.env['T2I_SCREENSHOTS'] === '1';
 
 // The same browser journeys on both engines; the docs' screenshots come from the SQLite run.
@@ -44,16 +44,7 @@ for (const engine of await engines()) {
         executablePath: CHROMIUM,
         headless: true,
         viewport: { width: 1100, height: 860 },
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-quic',
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-        ],
+        args: [...CHROMIUM_ARGS],
       });
       page = browser.pages()[0] ?? (await browser.newPage());
       page.setDefaultTimeout(15_000);

@@ -17,25 +17,12 @@ import { UNet2DConditionModel, type UNetConfig } from '../../src/models/unet.js'
 import { Generator } from '../../src/torch/index.js';
 import { CAPTION_WORDS } from '../../src/world/corpus.js';
 import type { FeedbackSizes } from '../../src/world/feedback_prompts.js';
+import { TINY_UNET } from '../models/tiny.js';
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** 8x8 UNet conditioned on 16-wide text states (the tiny CLIP's hidden size). */
-export const TINY_UNET_16: UNetConfig = {
-  sample_size: 8,
-  in_channels: 3,
-  out_channels: 3,
-  block_out_channels: [8, 16],
-  layers_per_block: 1,
-  down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'],
-  up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'],
-  cross_attention_dim: 16,
-  attention_head_dim: 2,
-  norm_num_groups: 4,
-  norm_eps: 1e-5,
-  flip_sin_to_cos: true,
-  freq_shift: 0,
-};
+export const TINY_UNET_16: UNetConfig = { ...TINY_UNET, cross_attention_dim: 16 };
 
 /** A few prompts per category: 2 x 2 count, 1 x 2 color, 1 x 2 background, 2 x 1 combination = 10 images. */
 export const TINY_SIZES: FeedbackSizes = {
