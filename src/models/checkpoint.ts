@@ -220,6 +220,28 @@ export function loadIntoModule(
   }
 }
 
+/**
+ * Copies a loaded checkpoint's tensors into a freshly built `model` (strictly, as loadIntoModule),
+ * frees them, moves the model to `device` and puts it in eval mode. On a bad checkpoint the model is
+ * freed as well and the CheckpointError naming the tensors propagates.
+ */
+export function fillFromCheckpoint<M extends nn.Module>(
+  model: M,
+  ckpt: LoadedCheckpoint,
+  o: { ignore?: RegExp; device?: Device } = {},
+): M {
+  try {
+    loadIntoModule(model, ckpt.stateDict, { source: ckpt.dir, ...(o.ignore ? { ignore: o.ignore } : {}) });
+  } catch (e) {
+    model.dispose();
+    throw e;
+  } finally {
+    disposeCheckpoint(ckpt);
+  }
+  if (o.device) model.to({ device: o.device });
+  return model.eval();
+}
+
 /** Frees every tensor of a loaded checkpoint. */
 export function disposeCheckpoint(c: LoadedCheckpoint): void {
   dispose(Object.values(c.stateDict));

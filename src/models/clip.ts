@@ -39,8 +39,8 @@ import {
 import {
   type CheckpointConfig,
   CheckpointError,
+  fillFromCheckpoint,
   loadCheckpoint,
-  loadIntoModule,
   readCheckpointConfig,
 } from './checkpoint.js';
 
@@ -677,17 +677,7 @@ export function loadCLIPModel(dir: string, o: { device?: string } = {}): CLIPMod
   const cfg = readCheckpointConfig(dir, 'CLIPModel');
   const config = clipConfig(cfg);
   const ckpt = loadCheckpoint(dir);
-  const model = new CLIPModel(config);
-  try {
-    loadIntoModule(model, ckpt.stateDict, { source: dir, ignore: CLIP_IGNORED_KEYS });
-  } catch (e) {
-    model.dispose();
-    throw e;
-  } finally {
-    for (const t of Object.values(ckpt.stateDict)) t.dispose();
-  }
-  if (o.device) model.to({ device: o.device });
-  return model.eval();
+  return fillFromCheckpoint(new CLIPModel(config), ckpt, { ignore: CLIP_IGNORED_KEYS, device: o.device });
 }
 
 /**
@@ -699,15 +689,8 @@ export function loadCLIPTextModel(dir: string, o: { device?: string } = {}): CLI
   const textConfig =
     cfg.class === 'CLIPModel' ? clipConfig(cfg).text_config : clipConfig({ text_config: cfg }).text_config;
   const ckpt = loadCheckpoint(dir, { filter: (k) => k.startsWith('text_model.') });
-  const model = new CLIPTextModel(textConfig);
-  try {
-    loadIntoModule(model, ckpt.stateDict, { source: dir, ignore: CLIP_IGNORED_KEYS });
-  } catch (e) {
-    model.dispose();
-    throw e;
-  } finally {
-    for (const t of Object.values(ckpt.stateDict)) t.dispose();
-  }
-  if (o.device) model.to({ device: o.device });
-  return model.eval();
+  return fillFromCheckpoint(new CLIPTextModel(textConfig), ckpt, {
+    ignore: CLIP_IGNORED_KEYS,
+    device: o.device,
+  });
 }

@@ -10,8 +10,8 @@ import { isAbsolute, relative, resolve } from 'node:path';
 import { noGrad, type Tensor } from '../torch/index.js';
 import {
   CheckpointError,
+  fillFromCheckpoint,
   loadCheckpoint,
-  loadIntoModule,
   readCheckpointConfig,
   saveCheckpoint,
 } from './checkpoint.js';
@@ -91,13 +91,7 @@ export function loadPipeline(dir: string, o: { device?: string } = {}): LoadedPi
     ? config.text_encoder
     : resolve(dir, config.text_encoder);
   const ckpt = loadCheckpoint(dir, { expectedClass: PIPELINE_CLASS });
-  const unet = new UNet2DConditionModel(config.unet);
-  try {
-    loadIntoModule(unet, ckpt.stateDict, { source: dir });
-  } finally {
-    for (const t of Object.values(ckpt.stateDict)) t.dispose();
-  }
-  unet.to({ device }).eval();
+  const unet = fillFromCheckpoint(new UNet2DConditionModel(config.unet), ckpt, { device });
   const textEncoder = loadTextEncoder(encoderDir, device);
   return {
     dir,

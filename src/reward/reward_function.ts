@@ -12,8 +12,8 @@
 import { isAbsolute, relative, resolve } from 'node:path';
 import {
   CheckpointError,
+  fillFromCheckpoint,
   loadCheckpoint,
-  loadIntoModule,
   readCheckpointConfig,
   saveCheckpoint,
 } from '../models/checkpoint.js';
@@ -93,14 +93,7 @@ export function rewardClipDir(dir: string, config = readRewardConfig(dir)): stri
 export function loadRewardModel(dir: string, o: { device?: string } = {}): RewardModel {
   const config = readRewardConfig(dir);
   const ckpt = loadCheckpoint(dir, { expectedClass: REWARD_CLASS });
-  const model = new RewardModel(config.model);
-  try {
-    loadIntoModule(model, ckpt.stateDict, { source: dir });
-  } finally {
-    for (const t of Object.values(ckpt.stateDict)) t.dispose();
-  }
-  if (o.device) model.to({ device: o.device });
-  return model.eval();
+  return fillFromCheckpoint(new RewardModel(config.model), ckpt, { device: o.device });
 }
 
 /**
