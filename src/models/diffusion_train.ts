@@ -211,6 +211,8 @@ export async function trainDiffusion(o: {
       windowSteps = 0;
       windowStart = now;
     }
+    // let the event loop run (signal handlers set the stop flag there)
+    await new Promise<void>((resolve) => setImmediate(resolve));
     const stop = o.shouldStop?.() ?? false;
     if (step % c.saveEvery === 0 || step === c.steps || stop) await save();
     if (stop) break;
