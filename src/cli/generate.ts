@@ -5,6 +5,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { SamplerSettings } from '../models/pipeline.js';
 import { numberOption, type ParsedValues, parseCommand, stringOption } from './args.js';
 import { UserError } from './errors.js';
 import { Progress } from './progress.js';
@@ -70,6 +71,33 @@ export function promptsFrom(values: ParsedValues): string[] {
   throw new UserError('give --prompt TEXT or --prompts FILE');
 }
 
+/** The checkpoint's sampler settings with --steps / --guidance / --eta applied where given. */
+export function samplerFromFlags(v: ParsedValues, base: SamplerSettings): SamplerSettings {
+  const sampler = { ...base };
+  if (v['steps'] !== undefined) sampler.steps = numberOption(v, 'steps', { integer: true, min: 1 });
+  if (v['guidance'] !== undefined) sampler.guidance = numberOption(v, 'guidance', { min: 0 });
+  if (v['eta'] !== undefined) sampler.eta = numberOption(v, 'eta', { min: 0 });
+  return sampler;
+}
+
+/** Every prompt must tokenize with every tokenizer; the first that does not is a UserError. */
+export function checkPrompts(
+  prompts: readonly string[],
+  tokenizers: readonly { encode(text: string): number[] }[],
+  tokenizerError: abstract new (...args: never[]) => Error,
+): void {
+  for (const p of prompts) {
+    for (const tok of tokenizers) {
+      try {
+        tok.encode(p);
+      } catch (e) {
+        if (e instanceof tokenizerError) throw new UserError(`prompt "${p}": ${e.message}`);
+        throw e;
+      }
+    }
+  }
+}
+
 export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommand(GENERATE_SPEC, argv);
   if (!parsed) return 0;
@@ -92,19 +120,9 @@ export async function run(argv: string[]): Promise<number> {
     if (e instanceof CheckpointError) throw new UserError(e.message);
     throw e;
   }
-  const sampler = { ...loaded.config.sampler };
-  if (v['steps'] !== undefined) sampler.steps = numberOption(v, 'steps', { integer: true, min: 1 });
-  if (v['guidance'] !== undefined) sampler.guidance = numberOption(v, 'guidance', { min: 0 });
-  if (v['eta'] !== undefined) sampler.eta = numberOption(v, 'eta', { min: 0 });
+  const sampler = samplerFromFlags(v, loaded.config.sampler);
   // check every prompt against the tokenizer before spending compute
-  for (const p of prompts) {
-    try {
-      loaded.textEncoder.tokenizer.encode(p);
-    } catch (e) {
-      if (e instanceof TokenizerError) throw new UserError(`prompt "${p}": ${e.message}`);
-      throw e;
-    }
-  }
+  checkPrompts(prompts, [loaded.textEncoder.tokenizer], TokenizerError);
   mkdirSync(out, { recursive: true });
   const all = prompts.flatMap((p, i) =>
     Array.from({ length: perPrompt }, (_, j) => ({ prompt: p, promptIndex: i, k: j })),

@@ -11,7 +11,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } fr
 import { join } from 'node:path';
 import { type CommandSpec, numberOption, parseCommand, stringOption } from './args.js';
 import { UserError } from './errors.js';
-import { promptsFrom } from './generate.js';
+import { checkPrompts, promptsFrom, samplerFromFlags } from './generate.js';
 import { Progress } from './progress.js';
 
 export const SAMPLE_SPEC: CommandSpec = {
@@ -71,20 +71,8 @@ export async function run(argv: string[]): Promise<number> {
     if (e instanceof CheckpointError) throw new UserError(`--reward ${rewardDir}: ${e.message}`);
     throw e;
   }
-  const sampler = { ...loaded.config.sampler };
-  if (v['steps'] !== undefined) sampler.steps = numberOption(v, 'steps', { integer: true, min: 1 });
-  if (v['guidance'] !== undefined) sampler.guidance = numberOption(v, 'guidance', { min: 0 });
-  if (v['eta'] !== undefined) sampler.eta = numberOption(v, 'eta', { min: 0 });
-  for (const p of prompts) {
-    for (const tok of [loaded.textEncoder.tokenizer, reward.tokenizer]) {
-      try {
-        tok.encode(p);
-      } catch (e) {
-        if (e instanceof TokenizerError) throw new UserError(`prompt "${p}": ${e.message}`);
-        throw e;
-      }
-    }
-  }
+  const sampler = samplerFromFlags(v, loaded.config.sampler);
+  checkPrompts(prompts, [loaded.textEncoder.tokenizer, reward.tokenizer], TokenizerError);
   mkdirSync(out, { recursive: true });
   // resume: the same settings continue; other settings in the same folder are refused
   const settings = { model: modelDir, reward: rewardDir, candidates, keep, seed, sampler };
