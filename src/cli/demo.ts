@@ -287,6 +287,8 @@ export async function run(argv: string[]): Promise<number> {
               keep: 4,
               out: samplesDir,
               batch: s.batch,
+              // the 4 random samples of the comparison are the original's evaluation images
+              'write-first': 4,
             }),
             ...common,
           ]);
@@ -314,7 +316,7 @@ export async function run(argv: string[]): Promise<number> {
           const result = await runEvaluation({
             preset: s.preset,
             models: [
-              pipeline('original', s.model),
+              { name: 'original', source: { kind: 'pipeline' as const, dir: s.model, reuse: samplesDir } },
               ...DEMO_FINETUNES.map((f) => pipeline(f.name, runModelDir(runDir, f.name))),
               { name: 'rejection16to4', source: { kind: 'samples', dir: samplesDir } },
             ],

@@ -42,6 +42,11 @@ export const PRETRAIN_DIFFUSION_SPEC = {
       default: '250',
       help: 'steps between checkpoints (and exports, sample grids)',
     },
+    'prediction-type': {
+      type: 'string' as const,
+      default: 'v_prediction',
+      help: 'what the UNet predicts: v_prediction or epsilon',
+    },
     device: { type: 'string' as const, default: 'cpu', help: 'cpu, cuda or cuda:N' },
   },
 };
@@ -78,6 +83,10 @@ export async function runPretrainDiffusion(argv: string[]): Promise<number> {
   const { CheckpointError } = await import('../models/checkpoint.js');
   const { WORLD_UNET_CONFIG } = await import('../models/unet.js');
   const { WORLD_SCHEDULER_CONFIG } = await import('../models/scheduler_ddpm.js');
+  const predictionType = String(v['prediction-type']);
+  if (predictionType !== 'v_prediction' && predictionType !== 'epsilon')
+    throw new UserError(`--prediction-type must be v_prediction or epsilon, got "${predictionType}"`);
+  const schedulerConfig = { ...WORLD_SCHEDULER_CONFIG, prediction_type: predictionType } as const;
   const { TextToImagePipeline } = await import('../models/pipeline.js');
   const { tensorToImages } = await import('../models/images.js');
   const { DEFAULT_CORPUS, corpusBatch } = await import('../world/corpus.js');
@@ -98,10 +107,18 @@ export async function runPretrainDiffusion(argv: string[]): Promise<number> {
     const { loadCheckpoint } = await import('../models/checkpoint.js');
     const ckpt = loadCheckpoint(out, { expectedClass: 'TextToImagePipeline', device });
     const trained = (ckpt.config['trained'] as { steps?: number } | undefined)?.steps ?? 0;
-    init = { stateDict: ckpt.stateDict, step: trained };
-    process.stderr.write(
-      `pretrain diffusion: no state in ${work}; warm restart from ${out} at step ${trained}\n`,
-    );
+    const exported = (ckpt.config['scheduler'] as { prediction_type?: string } | undefined)?.prediction_type;
+    if (exported === predictionType) {
+      init = { stateDict: ckpt.stateDict, step: trained };
+      process.stderr.write(
+        `pretrain diffusion: no state in ${work}; warm restart from ${out} at step ${trained}\n`,
+      );
+    } else {
+      process.stderr.write(
+        `pretrain diffusion: ${out} predicts ${exported ?? 'epsilon'}, this run ${predictionType}: ` +
+          `training from scratch; the first export replaces it\n`,
+      );
+    }
   }
   const corpus = { ...DEFAULT_CORPUS, seed: config.seed };
   const data = {
@@ -122,11 +139,11 @@ export async function runPretrainDiffusion(argv: string[]): Promise<number> {
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const command = `t2i-align pretrain diffusion --steps ${config.steps} --batch ${config.batchSize} --lr ${config.lr} --seed ${config.seed}`;
+  const command = `t2i-align pretrain diffusion --steps ${config.steps} --batch ${config.batchSize} --lr ${config.lr} --seed ${config.seed}${predictionType === 'epsilon' ? ' --prediction-type epsilon' : ''}`;
   const result = await trainDiffusion({
     workDir: work,
     unetConfig: WORLD_UNET_CONFIG,
-    schedulerConfig: WORLD_SCHEDULER_CONFIG,
+    schedulerConfig,
     config,
     data,
     textEncoder,
@@ -140,7 +157,7 @@ export async function runPretrainDiffusion(argv: string[]): Promise<number> {
     onCheckpoint: (step, ema) => {
       savePipeline(out, {
         unet: ema,
-        scheduler: WORLD_SCHEDULER_CONFIG,
+        scheduler: schedulerConfig,
         textEncoderDir: clipDir,
         extra: { trained: { steps: step, command, device, seed: config.seed } },
         files: {
@@ -155,7 +172,7 @@ export async function runPretrainDiffusion(argv: string[]): Promise<number> {
             `Resume: run the same command again (state in \`${work}\`; without it the run warm-restarts from this export).\n`,
         },
       });
-      const pipe = new TextToImagePipeline(ema, textEncoder, WORLD_SCHEDULER_CONFIG, device);
+      const pipe = new TextToImagePipeline(ema, textEncoder, schedulerConfig, device);
       const prompts = GRID_PROMPTS.flatMap((p) => [p, p, p, p]);
       const images = pipe.generate(prompts, { seeds: prompts.map((_, i) => i), steps: 25, guidance: 5 });
       writePng(

@@ -31,6 +31,11 @@ export const SAMPLE_SPEC: CommandSpec = {
     guidance: { type: 'string', help: "classifier-free guidance scale (default: the checkpoint's)" },
     eta: { type: 'string', help: "DDIM eta (default: the checkpoint's)" },
     batch: { type: 'string', default: '64', help: 'candidates per sampling batch' },
+    'write-first': {
+      type: 'string',
+      default: '0',
+      help: 'also write candidates 0..n-1 of each prompt (the n random samples) to <out>/first/<prompt index>-<k>.png',
+    },
     device: { type: 'string', default: 'cpu', help: 'cpu, cuda or cuda:N' },
     out: { type: 'string', help: 'output folder' },
   },
@@ -49,6 +54,9 @@ export async function run(argv: string[]): Promise<number> {
   if (keep > candidates) throw new UserError(`--keep ${keep} is more than --candidates ${candidates}`);
   const seed = numberOption(v, 'seed', { integer: true, min: 0 });
   const batch = numberOption(v, 'batch', { integer: true, min: 1 });
+  const writeFirst = numberOption(v, 'write-first', { integer: true, min: 0 });
+  if (writeFirst > candidates)
+    throw new UserError(`--write-first ${writeFirst} is more than --candidates ${candidates}`);
   const device = String(v['device']);
   const { loadPipeline } = await import('../models/t2i_checkpoint.js');
   const { CheckpointError } = await import('../models/checkpoint.js');
@@ -75,7 +83,15 @@ export async function run(argv: string[]): Promise<number> {
   checkPrompts(prompts, [loaded.textEncoder.tokenizer, reward.tokenizer], TokenizerError);
   mkdirSync(out, { recursive: true });
   // resume: the same settings continue; other settings in the same folder are refused
-  const settings = { model: modelDir, reward: rewardDir, candidates, keep, seed, sampler };
+  const settings = {
+    model: modelDir,
+    reward: rewardDir,
+    candidates,
+    keep,
+    seed,
+    sampler,
+    ...(writeFirst > 0 ? { write_first: writeFirst } : {}),
+  };
   const settingsPath = join(out, 'sample.json');
   if (existsSync(settingsPath)) {
     const prev = JSON.parse(readFileSync(settingsPath, 'utf8')) as typeof settings;
@@ -119,7 +135,16 @@ export async function run(argv: string[]): Promise<number> {
     batchSize: batch,
     generate: (ps, seeds) => loaded.pipeline.generate(ps, { seeds, batchSize: batch, ...sampler }),
     reward: (images, ps) => reward.score(images, ps),
+    firstImages: writeFirst,
     onResult: (r) => {
+      if (r.first) {
+        const first = tensorToImages(r.first);
+        r.first.dispose();
+        mkdirSync(join(out, 'first'), { recursive: true });
+        first.forEach((img, k) => {
+          writePngAtomic(join(out, 'first', `${String(r.promptIndex).padStart(4, '0')}-${k}.png`), img);
+        });
+      }
       const images = tensorToImages(r.images);
       r.images.dispose();
       const lines = r.kept.map((c, rank) => {

@@ -175,6 +175,7 @@ export async function evaluateModels(o: EvaluateOptions): Promise<EvaluateResult
       batch: o.batch,
       device: o.device,
       shouldStop: o.shouldStop,
+      ...(m.source.reuse ? { reuse: m.source.reuse } : {}),
       onProgress: (done, total) => {
         if (total === 0) return;
         bar ??= o.progress?.(`evaluate: sampling ${m.name}`, total, 'images');

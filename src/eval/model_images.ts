@@ -9,7 +9,7 @@
  *  - A rejection-sampling folder (`t2i-align sample`: manifest.jsonl with prompt_index and rank) is
  *    read as it is: its kept images are the model's set for each prompt.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../models/checkpoint.js';
 import { tensorToImages } from '../models/images.js';
@@ -21,7 +21,10 @@ import { readPng } from '../world/png.js';
 import { type EvalItem, evalSeed, REJECTION_CANDIDATES } from './eval_set.js';
 
 /** Where a model's evaluation images come from. */
-export type ModelSource = { kind: 'pipeline'; dir: string } | { kind: 'samples'; dir: string };
+export type ModelSource =
+  /** `reuse`: a samples folder whose first candidates are this model's images (see pipelineImages) */
+  | { kind: 'pipeline'; dir: string; reuse?: string }
+  | { kind: 'samples'; dir: string };
 
 export interface EvalModel {
   /** e.g. original, finetuned, rejection16to4 (names the images in the database and the report) */
@@ -72,6 +75,11 @@ export async function pipelineImages(o: {
   device: string;
   shouldStop?: () => boolean;
   onProgress?: (done: number, total: number) => void;
+  /**
+   * A rejection-sampling folder (`t2i-align sample --write-first n`) of the same model, seed and
+   * sampler: its first candidates are these images (same seeds), so they are copied, not sampled.
+   */
+  reuse?: string;
 }): Promise<ModelImages | null> {
   const out = join(o.imagesDir, o.name);
   const files = o.items.map((it) =>
@@ -113,9 +121,19 @@ export async function pipelineImages(o: {
     }
     mkdirSync(out, { recursive: true });
     writeFileAtomic(stampPath, `${JSON.stringify(stamp, null, 2)}\n`);
-    const jobs = todo.flatMap((i) =>
-      files[i]!.map((file, k) => ({ file, text: o.items[i]!.text, seed: seeds[i]![k]! })),
-    );
+    const reuse = o.reuse ? reusableFirst(o.reuse, o.dir, o.seed, loaded.config.sampler) : 0;
+    const jobs = todo
+      .flatMap((i) =>
+        files[i]!.map((file, k) => ({ file, text: o.items[i]!.text, seed: seeds[i]![k]!, i, k })),
+      )
+      .filter((j) => {
+        if (existsSync(j.file)) return false;
+        if (j.k >= reuse) return true;
+        const src = join(o.reuse!, 'first', imageName(o.items[j.i]!.index, j.k));
+        if (!existsSync(src)) return true;
+        copyFileSync(src, j.file);
+        return false;
+      });
     o.onProgress?.(0, jobs.length);
     for (let start = 0; start < jobs.length; start += o.batch) {
       // let signal handlers (Ctrl-C) run: sampling never yields to the event loop
@@ -152,6 +170,26 @@ export async function pipelineImages(o: {
     loaded.unet.dispose();
     loaded.textEncoder.model.dispose();
   }
+}
+
+/** How many first candidates of a samples folder are this model's evaluation images (0: none). */
+function reusableFirst(dir: string, model: string, seed: number, sampler: object): number {
+  const path = join(dir, 'sample.json');
+  if (!existsSync(path)) return 0;
+  const s = JSON.parse(readFileSync(path, 'utf8')) as {
+    model?: string;
+    seed?: number;
+    candidates?: number;
+    sampler?: Record<string, unknown>;
+    write_first?: number;
+  };
+  const same =
+    s.model !== undefined &&
+    resolve(s.model) === resolve(model) &&
+    s.seed === seed &&
+    s.candidates === REJECTION_CANDIDATES &&
+    JSON.stringify(s.sampler) === JSON.stringify(sampler);
+  return same ? (s.write_first ?? 0) : 0;
 }
 
 function sameStamp(

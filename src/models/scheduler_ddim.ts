@@ -3,7 +3,7 @@
  * DDPM training schedule, eta = 0 deterministic, eta = 1 DDPM-like.
  */
 import { cat, type Generator, randn, type Tensor } from '../torch/index.js';
-import { cumprodAlphas, makeBetas, type SchedulerConfig, validateSchedulerConfig } from './scheduler_ddpm.js';
+import { cumprodAlphas, dynamicThreshold, makeBetas, type SchedulerConfig, validateSchedulerConfig } from './scheduler_ddpm.js';
 
 export class DDIMScheduler {
   readonly config: SchedulerConfig;
@@ -62,7 +62,14 @@ export class DDIMScheduler {
     }
     // 4. clamp x_0, then recompute eps from the clamped x_0 (otherwise the direction term re-injects
     //    the clipped-away part and every sample keeps visible noise)
-    if (this.config.clip_sample) {
+    if (this.config.thresholding) {
+      x0 = dynamicThreshold(
+        x0,
+        this.config.dynamic_thresholding_ratio ?? 0.995,
+        this.config.sample_max_value ?? 1,
+      );
+      eps = sample.sub(x0.mul(Math.sqrt(a))).div(Math.sqrt(b));
+    } else if (this.config.clip_sample) {
       x0 = x0.clamp(-1, 1);
       eps = sample.sub(x0.mul(Math.sqrt(a))).div(Math.sqrt(b));
     }

@@ -15,21 +15,51 @@ export interface SchedulerConfig {
   prediction_type: PredictionType;
   /** Clamp predicted x_0 to [-1, 1] while sampling (pixel-space models). */
   clip_sample: boolean;
+  /**
+   * Dynamic thresholding (Imagen; diffusers' `thresholding`): per sample, s = the
+   * `dynamic_thresholding_ratio` quantile of |x_0|, clamped to [1, sample_max_value]; x_0 is
+   * clamped to [-s, s] and divided by s. Applied instead of clip_sample when true.
+   */
+  thresholding?: boolean;
+  dynamic_thresholding_ratio?: number;
+  sample_max_value?: number;
   /** DDIM: alpha_bar of the step after the last is 1 (true) or alpha_bar_0 (false). */
   set_alpha_to_one: boolean;
   steps_offset: number;
 }
 
+/**
+ * The sprite world's noise schedule. v-prediction, not epsilon: with epsilon the small UNet's
+ * predictions ignored the caption at high noise (t >= 600: the same loss with the right caption,
+ * a wrong one or none at step 2,750), so backgrounds did not follow the prompt and x_0 read from
+ * eps at t ~ 950 was amplified ~100x into saturated colors. At high noise v is about -x_0, so
+ * the caption's content is what the loss asks for there (docs/models.md).
+ */
 export const WORLD_SCHEDULER_CONFIG: SchedulerConfig = {
   num_train_timesteps: 1000,
   beta_start: 0.0001,
   beta_end: 0.02,
   beta_schedule: 'linear',
-  prediction_type: 'epsilon',
+  prediction_type: 'v_prediction',
   clip_sample: true,
   set_alpha_to_one: true,
   steps_offset: 0,
 };
+
+/**
+ * Dynamic thresholding of predicted x_0 [B, ...] (Saharia et al. 2022, as diffusers'
+ * `_threshold_sample`): s_b = quantile_ratio(|x0_b|) clamped to [1, maxValue];
+ * x0_b <- clamp(x0_b, -s_b, s_b) / s_b.
+ */
+export function dynamicThreshold(x0: Tensor, ratio: number, maxValue: number): Tensor {
+  const B = x0.size(0);
+  const flat = x0.reshape(B, -1);
+  const n = flat.size(1);
+  const k = Math.min(n, Math.max(1, Math.ceil(ratio * n)));
+  // the k-th smallest |x| per sample (the "lower" quantile)
+  const s = flat.abs().sort(1).values.narrow(1, k - 1, 1).clamp(1, maxValue);
+  return flat.maximum(s.neg()).minimum(s).div(s).reshape(x0.shape);
+}
 
 /** beta_t for t = 0..T-1: linear, or linear in sqrt(beta) ("scaled_linear", Stable Diffusion). */
 export function makeBetas(

@@ -25,6 +25,8 @@ export interface RejectionResult {
   kept: Candidate[];
   /** images of the kept candidates, [keep, 3, H, W] in [0, 1] (owned by the caller of onResult) */
   images: Tensor;
+  /** with `firstImages: n`: candidates 0..n-1 in drawing order, [n, 3, H, W] (owned by the caller) */
+  first?: Tensor;
 }
 
 /** Seed of candidate j of prompt i. */
@@ -56,6 +58,8 @@ export function rejectionSample(o: {
   /** images [n, 3, H, W] in [0, 1], prompts[n] -> rewards [n] */
   reward: (images: Tensor, prompts: string[]) => ArrayLike<number>;
   onResult: (r: RejectionResult) => void;
+  /** also hand over the first n candidates' images (the "n random samples" of the paper's comparison) */
+  firstImages?: number;
 }): void {
   const { candidates, keep } = o;
   if (!Number.isInteger(candidates) || candidates < 1)
@@ -90,12 +94,15 @@ export function rejectionSample(o: {
             0,
           ),
         );
+        const nFirst = Math.min(o.firstImages ?? 0, candidates);
+        const first = nFirst > 0 ? tidy(() => images.narrow(0, base, nFirst).clone()) : undefined;
         o.onResult({
           promptIndex: indices[i]!,
           prompt,
           candidates: cands,
           kept: best.map((j) => cands[j]!),
           images: kept,
+          ...(first ? { first } : {}),
         });
       });
     } finally {

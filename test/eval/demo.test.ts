@@ -70,7 +70,16 @@ test('demo --preset smoke: stopped after the reward model, then resumed to the r
   // every stage shows progress
   assert.match(second.stderr, /sample: \d+\/128 candidates/);
   assert.match(second.stderr, /finetune finetuned: step 12\/12 loss/);
-  assert.match(second.stderr, /evaluate: sampling original: 32\/32 images/);
+  assert.match(second.stderr, /evaluate: sampling finetuned: 32\/32 images/);
+  // the original's evaluation images are rejection sampling's first 4 candidates (same seeds):
+  // copied, not sampled again
+  assert.doesNotMatch(second.stderr, /evaluate: sampling original:/);
+  for (const name of ['0000-0.png', '0007-3.png']) {
+    assert.deepEqual(
+      readFileSync(join(run, 'images', 'eval', 'original', name)),
+      readFileSync(join(run, 'samples', 'rejection16to4', 'first', name)),
+    );
+  }
   // the summary table
   assert.match(second.stdout, /model\s+seen\s+unseen\s+wellformed\s+reward\s+CLIP\s+FD/);
   assert.match(second.stdout, /^rejection16to4\s+\d+\.\d%/m);

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DDIMScheduler } from '../../src/models/scheduler_ddim.js';
-import { cumprodAlphas, DDPMScheduler, makeBetas } from '../../src/models/scheduler_ddpm.js';
+import { cumprodAlphas, DDPMScheduler, dynamicThreshold, makeBetas } from '../../src/models/scheduler_ddpm.js';
 import { full, Generator, randn, tensor, tidy } from '../../src/torch/index.js';
 
 test('alphas_cumprod matches the closed form for linear and scaled_linear betas', () => {
@@ -100,5 +100,33 @@ test('DDIM clamps x0 and recomputes the noise from the clamped x0', () => {
     assert.deepEqual(predOriginalSample.toArray(), [1, 1, 1, 1]);
     assert.ok(prevSample.sub(1).abs().amax().item() < 1e-6);
     assert.throws(() => ddim.setTimesteps(0), /number of steps/);
+  });
+});
+
+test('dynamic thresholding clamps each sample at its |x0| quantile and divides by it', () => {
+  tidy(() => {
+    // sample 0: |x| = 0.5, 1, 2, 4 -> the 0.75 quantile (3rd smallest) is 2 -> clamp to [-2, 2] / 2
+    // sample 1: every |x| <= 1 -> s = 1 (no change)
+    const x0 = tensor([0.5, -1, 2, -4, 0.25, -0.5, 0.75, 1]).reshape(2, 1, 2, 2);
+    const out = [...dynamicThreshold(x0, 0.75, 10).toFloat32Array()];
+    assert.deepEqual(out, [0.25, -0.5, 1, -1, 0.25, -0.5, 0.75, 1]);
+    // sample_max_value caps s: with 1.5, sample 0 is clamped to [-1.5, 1.5] / 1.5
+    const capped = [...dynamicThreshold(x0, 0.75, 1.5).toFloat32Array()].slice(0, 4);
+    assert.deepEqual(
+      capped.map((v) => Math.round(v * 1e6) / 1e6),
+      [1 / 3, -2 / 3, 1, -1].map((v) => Math.round(v * 1e6) / 1e6),
+    );
+    // DDIM with thresholding: a t = 0 step returns the thresholded x0
+    const ddim = new DDIMScheduler({
+      prediction_type: 'epsilon',
+      thresholding: true,
+      dynamic_thresholding_ratio: 0.75,
+      sample_max_value: 10,
+    });
+    ddim.setTimesteps(4);
+    const { predOriginalSample } = ddim.step(full([2, 1, 2, 2], 0), ddim.timesteps[3]!, x0);
+    const a0 = Math.sqrt(ddim.alphasCumprod[0]!);
+    const expect = dynamicThreshold(x0.div(a0), 0.75, 10);
+    assert.ok(predOriginalSample.sub(expect).abs().amax().item() < 1e-6);
   });
 });
