@@ -125,8 +125,22 @@ for (const cat of CATEGORIES) {
     `| ${cat} | ${r.n} | ${good.toFixed(1)} | ${PAPER_GOOD[cat]} | ${ok ? 'yes' : 'no'} | ` +
       `${pct(r.bad, r.n).toFixed(1)} | ${pct(r.unsure, r.n).toFixed(1)} | ${pct(r.wellFormed, r.n).toFixed(1)} |`,
   );
-  result[cat] = { images: r.n, good: good / 100, paper_good: PAPER_GOOD[cat] / 100, within15: ok, wellformed: r.wellFormed / r.n };
+  result[cat] = {
+    images: r.n,
+    good: good / 100,
+    paper_good: PAPER_GOOD[cat] / 100,
+    within15: ok,
+    wellformed: r.wellFormed / r.n,
+  };
 }
 const wellFormed = pct(wf, drawn.length);
 console.log(`well-formed: ${wellFormed.toFixed(1)}% of ${drawn.length} (target at least 90%)`);
-console.log(JSON.stringify({ model: values.model, sampler, step: (loaded.config.trained as { steps?: number } | undefined)?.steps ?? null, wellformed: wellFormed / 100, categories: result }));
+console.log(
+  JSON.stringify({
+    model: values.model,
+    sampler,
+    step: (loaded.config.trained as { steps?: number } | undefined)?.steps ?? null,
+    wellformed: wellFormed / 100,
+    categories: result,
+  }),
+);

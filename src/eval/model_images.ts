@@ -23,8 +23,7 @@ import { type EvalItem, evalSeed, REJECTION_CANDIDATES } from './eval_set.js';
 /** Where a model's evaluation images come from. */
 export type ModelSource =
   /** `reuse`: a samples folder whose first candidates are this model's images (see pipelineImages) */
-  | { kind: 'pipeline'; dir: string; reuse?: string }
-  | { kind: 'samples'; dir: string };
+  { kind: 'pipeline'; dir: string; reuse?: string } | { kind: 'samples'; dir: string };
 
 export interface EvalModel {
   /** e.g. original, finetuned, rejection16to4 (names the images in the database and the report) */

@@ -3,7 +3,13 @@
  * DDPM training schedule, eta = 0 deterministic, eta = 1 DDPM-like.
  */
 import { cat, type Generator, randn, type Tensor } from '../torch/index.js';
-import { cumprodAlphas, dynamicThreshold, makeBetas, type SchedulerConfig, validateSchedulerConfig } from './scheduler_ddpm.js';
+import {
+  cumprodAlphas,
+  dynamicThreshold,
+  makeBetas,
+  type SchedulerConfig,
+  validateSchedulerConfig,
+} from './scheduler_ddpm.js';
 
 export class DDIMScheduler {
   readonly config: SchedulerConfig;

@@ -57,7 +57,11 @@ export function dynamicThreshold(x0: Tensor, ratio: number, maxValue: number): T
   const n = flat.size(1);
   const k = Math.min(n, Math.max(1, Math.ceil(ratio * n)));
   // the k-th smallest |x| per sample (the "lower" quantile)
-  const s = flat.abs().sort(1).values.narrow(1, k - 1, 1).clamp(1, maxValue);
+  const s = flat
+    .abs()
+    .sort(1)
+    .values.narrow(1, k - 1, 1)
+    .clamp(1, maxValue);
   return flat.maximum(s.neg()).minimum(s).div(s).reshape(x0.shape);
 }
 

@@ -91,11 +91,14 @@ test('demo --preset smoke: stopped after the reward model, then resumed to the r
   if (shipped) assert.ok(demoSeconds <= SMOKE_LIMIT_S, `smoke demo took ${demoSeconds.toFixed(0)} s`);
 
   // the resolved config is in the run
-  const cfg = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')) as Record<string, any>;
-  assert.equal(cfg['demo'].preset, 'smoke');
-  assert.deepEqual(cfg['demo'].sizes, JSON.parse(JSON.stringify(DEMO_PRESETS.smoke)));
-  assert.equal(cfg['demo'].model, model);
-  assert.equal(cfg['evaluation'].done, true);
+  const cfg = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')) as Record<
+    string,
+    Record<string, unknown>
+  >;
+  assert.equal(cfg['demo']!['preset'], 'smoke');
+  assert.deepEqual(cfg['demo']!['sizes'], JSON.parse(JSON.stringify(DEMO_PRESETS.smoke)));
+  assert.equal(cfg['demo']!['model'], model);
+  assert.equal(cfg['evaluation']!['done'], true);
   for (const key of ['feedback', 'labels', 'reward', 'finetune'])
     assert.ok(cfg[key], `config.json has "${key}"`);
 });

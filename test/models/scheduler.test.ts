@@ -2,7 +2,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DDIMScheduler } from '../../src/models/scheduler_ddim.js';
-import { cumprodAlphas, DDPMScheduler, dynamicThreshold, makeBetas } from '../../src/models/scheduler_ddpm.js';
+import {
+  cumprodAlphas,
+  DDPMScheduler,
+  dynamicThreshold,
+  makeBetas,
+} from '../../src/models/scheduler_ddpm.js';
 import { full, Generator, randn, tensor, tidy } from '../../src/torch/index.js';
 
 test('alphas_cumprod matches the closed form for linear and scaled_linear betas', () => {
