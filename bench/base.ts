@@ -101,19 +101,32 @@ const sampleS = (performance.now() - t0) / 1000;
 const rgb = tensorToImages(images);
 images.dispose();
 
-const rows: Record<string, { n: number; good: number; bad: number; unsure: number; wellFormed: number }> = {};
-for (const cat of CATEGORIES) rows[cat] = { n: 0, good: 0, bad: 0, unsure: 0, wellFormed: 0 };
+interface Row {
+  n: number;
+  good: number;
+  bad: number;
+  unsure: number;
+  wellFormed: number;
+  /** images whose verdict fails on each attribute */
+  failed: Record<string, number>;
+}
+const rows: Record<string, Row> = {};
+for (const cat of CATEGORIES) rows[cat] = { n: 0, good: 0, bad: 0, unsure: 0, wellFormed: 0, failed: {} };
 drawn.forEach((p, i) => {
   const v = verdict(p.prompt, rgb[i]!);
   const r = rows[p.category]!;
   r.n++;
+  for (const a of v.failed) r.failed[a] = (r.failed[a] ?? 0) + 1;
   r[v.label === 'good' ? 'good' : v.label === 'bad' ? 'bad' : 'unsure']++;
   if (isWellFormed(v.judgement)) r.wellFormed++;
 });
 const pct = (a: number, b: number) => (100 * a) / b;
 console.log(`sampled in ${sampleS.toFixed(1)} s (${(drawn.length / sampleS).toFixed(2)} images/s)`);
-console.log('| category | images | good % | paper good % | within 15 | bad % | unsure % | well-formed % |');
-console.log('|---|---|---|---|---|---|---|---|');
+console.log(
+  '| category | images | good % | paper good % | within 15 | bad % | unsure % | well-formed % | fails on (% of images) |',
+);
+console.log('|---|---|---|---|---|---|---|---|---|');
+const ATTRS = ['object', 'count', 'color', 'background'];
 const result: Record<string, unknown> = {};
 let wf = 0;
 for (const cat of CATEGORIES) {
@@ -123,7 +136,10 @@ for (const cat of CATEGORIES) {
   wf += r.wellFormed;
   console.log(
     `| ${cat} | ${r.n} | ${good.toFixed(1)} | ${PAPER_GOOD[cat]} | ${ok ? 'yes' : 'no'} | ` +
-      `${pct(r.bad, r.n).toFixed(1)} | ${pct(r.unsure, r.n).toFixed(1)} | ${pct(r.wellFormed, r.n).toFixed(1)} |`,
+      `${pct(r.bad, r.n).toFixed(1)} | ${pct(r.unsure, r.n).toFixed(1)} | ${pct(r.wellFormed, r.n).toFixed(1)} | ` +
+      `${ATTRS.filter((a) => r.failed[a])
+        .map((a) => `${a} ${pct(r.failed[a]!, r.n).toFixed(0)}`)
+        .join(', ')} |`,
   );
   result[cat] = {
     images: r.n,
@@ -131,6 +147,7 @@ for (const cat of CATEGORIES) {
     paper_good: PAPER_GOOD[cat] / 100,
     within15: ok,
     wellformed: r.wellFormed / r.n,
+    failed: Object.fromEntries(ATTRS.map((a) => [a, (r.failed[a] ?? 0) / r.n])),
   };
 }
 const wellFormed = pct(wf, drawn.length);
