@@ -42,6 +42,16 @@ export const PRETRAIN_DIFFUSION_SPEC = {
       default: '250',
       help: 'steps between checkpoints (and exports, sample grids)',
     },
+    'sampler-steps': {
+      type: 'string' as const,
+      default: '25',
+      help: "DDIM steps of the exported checkpoint's default sampler (does not change training)",
+    },
+    'sampler-guidance': {
+      type: 'string' as const,
+      default: '5',
+      help: "guidance scale of the exported checkpoint's default sampler (does not change training)",
+    },
     'prediction-type': {
       type: 'string' as const,
       default: 'v_prediction',
@@ -87,6 +97,11 @@ export async function runPretrainDiffusion(argv: string[]): Promise<number> {
   if (predictionType !== 'v_prediction' && predictionType !== 'epsilon')
     throw new UserError(`--prediction-type must be v_prediction or epsilon, got "${predictionType}"`);
   const schedulerConfig = { ...WORLD_SCHEDULER_CONFIG, prediction_type: predictionType } as const;
+  const sampler = {
+    steps: numberOption(v, 'sampler-steps', { integer: true, min: 1 }),
+    guidance: numberOption(v, 'sampler-guidance', { min: 0 }),
+    eta: 0,
+  };
   const { TextToImagePipeline } = await import('../models/pipeline.js');
   const { tensorToImages } = await import('../models/images.js');
   const { DEFAULT_CORPUS, corpusBatch } = await import('../world/corpus.js');
@@ -139,7 +154,7 @@ export async function runPretrainDiffusion(argv: string[]): Promise<number> {
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const command = `t2i-align pretrain diffusion --steps ${config.steps} --batch ${config.batchSize} --lr ${config.lr} --seed ${config.seed}${predictionType === 'epsilon' ? ' --prediction-type epsilon' : ''}`;
+  const command = `t2i-align pretrain diffusion --steps ${config.steps} --batch ${config.batchSize} --lr ${config.lr} --seed ${config.seed}${predictionType === 'epsilon' ? ' --prediction-type epsilon' : ''}${sampler.steps !== 25 ? ` --sampler-steps ${sampler.steps}` : ''}${sampler.guidance !== 5 ? ` --sampler-guidance ${sampler.guidance}` : ''}`;
   const result = await trainDiffusion({
     workDir: work,
     unetConfig: WORLD_UNET_CONFIG,
@@ -159,6 +174,7 @@ export async function runPretrainDiffusion(argv: string[]): Promise<number> {
         unet: ema,
         scheduler: schedulerConfig,
         textEncoderDir: clipDir,
+        sampler,
         extra: { trained: { steps: step, command, device, seed: config.seed } },
         files: {
           'README.md':
