@@ -104,6 +104,13 @@ const FRAGMENT = 16;
 const MIN_GAIN = 0.35;
 /** ... and fit the pixels under its frame at least this well, or it is no object */
 const MIN_FIT = 0.6;
+/**
+ * ... except for a lone group (at most one sprite across) in which no silhouette fits that well: it
+ * is still an object, read as its best silhouette down to this fit. Generated images draw objects
+ * whose shapes are a little off; a human sees the object, and the verdict treats fits below
+ * DEFAULT_THRESHOLDS.fit (0.3) as doubtful and never counts them as well-formed (fit >= 0.6).
+ */
+const LOOSE_FIT = 0.3;
 /** a fit this good is taken at once; looser ones only when no seed does better */
 const STRICT_FIT = 0.82;
 /** a group larger than this (either side, px) cannot be one object */
@@ -888,7 +895,12 @@ function seedBound(terms: FitTerms, seed: Seed, radius: number, templates: reado
  * Best acceptable placement of any template whose frame centre lies inside `box` (window
  * coordinates): a search on a 2-px grid, then +-1 px around its SHORTLIST best.
  */
-function bestAnywhere(terms: FitTerms, box: Box, templates: readonly ShapeTemplate[]): Placement | undefined {
+function bestAnywhere(
+  terms: FitTerms,
+  box: Box,
+  templates: readonly ShapeTemplate[],
+  minFit: number = MIN_FIT,
+): Placement | undefined {
   // the SHORTLIST best of the coarse grid, kept sorted (best first)
   const coarse: Placement[] = [];
   for (const t of templates) {
@@ -915,7 +927,7 @@ function bestAnywhere(terms: FitTerms, box: Box, templates: readonly ShapeTempla
   let best: Placement | undefined;
   for (const c of coarse) {
     const pl = bestNear(terms, c, 1);
-    if ((!best || pl.gain > best.gain) && acceptable(terms, pl)) best = pl;
+    if ((!best || pl.gain > best.gain) && acceptable(terms, pl, minFit)) best = pl;
   }
   return best;
 }
@@ -1162,7 +1174,7 @@ function explainGroup(win: GroupWindow, group: Blob, templates: readonly ShapeTe
       ranked = pick(peaks, STRICT_FIT) ?? pick([...primary, ...peaks], MIN_FIT);
     }
     if (!ranked && out.length === 0 && single) {
-      const start = bestAnywhere(terms, local, templates);
+      const start = bestAnywhere(terms, local, templates, LOOSE_FIT);
       if (start) {
         const c = { x: start.fx + start.t.centroid.x, y: start.fy + start.t.centroid.y };
         ranked = [start, ...rankAround(terms, c, 1, templates)].sort((a, b) => b.gain - a.gain);
