@@ -596,15 +596,27 @@ function fitTerms(pix: Float32Array, w: number, h: number, bg: Float32Array, exc
   return t;
 }
 
-/** Sum of |y|^2 over the window pixels in [x0, x1] x [y0, y1] (clipped to the window). */
-function energyIn(terms: FitTerms, x0: number, y0: number, x1: number, y1: number): number {
-  const { w, h, yyIntegral: I } = terms;
+/** Sum over [x0, x1] x [y0, y1] (clipped to the w x h grid) from its (w + 1) x (h + 1) integral image I. */
+function boxSum(
+  I: Float64Array,
+  w: number,
+  h: number,
+  x0: number,
+  y0: number,
+  x1: number,
+  y1: number,
+): number {
   const a = Math.max(0, x0);
   const b = Math.max(0, y0);
   const c = Math.min(w - 1, x1) + 1;
   const d = Math.min(h - 1, y1) + 1;
   if (c <= a || d <= b) return 0;
   return I[d * (w + 1) + c]! - I[b * (w + 1) + c]! - I[d * (w + 1) + a]! + I[b * (w + 1) + a]!;
+}
+
+/** Sum of |y|^2 over the window pixels in [x0, x1] x [y0, y1] (clipped to the window). */
+function energyIn(terms: FitTerms, x0: number, y0: number, x1: number, y1: number): number {
+  return boxSum(terms.yyIntegral, terms.w, terms.h, x0, y0, x1, y1);
 }
 
 interface Placement {
@@ -1088,14 +1100,7 @@ function energyPeaks(terms: FitTerms, excluded: Uint8Array, box: Box, minSum: nu
       I[(y + 1) * (w + 1) + x + 1] = I[y * (w + 1) + x + 1]! + row;
     }
   }
-  const sum = (x0: number, y0: number, x1: number, y1: number) => {
-    const a = Math.max(0, x0);
-    const b = Math.max(0, y0);
-    const c = Math.min(w - 1, x1) + 1;
-    const d = Math.min(h - 1, y1) + 1;
-    if (c <= a || d <= b) return 0;
-    return I[d * (w + 1) + c]! - I[b * (w + 1) + c]! - I[d * (w + 1) + a]! + I[b * (w + 1) + a]!;
-  };
+  const sum = (x0: number, y0: number, x1: number, y1: number) => boxSum(I, w, h, x0, y0, x1, y1);
   const S = new Float64Array(w * h);
   for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) S[y * w + x] = sum(x - 3, y - 3, x + 3, y + 3);
   const seeds: Seed[] = [];
