@@ -55,13 +55,14 @@ for (const cat of CATEGORIES) {
 }
 
 const loaded = loadPipeline(values.model!, { device: values.device! });
+const trainedSteps = (loaded.config.trained as { steps?: number } | undefined)?.steps ?? null;
 const sampler = {
   ...loaded.config.sampler,
   ...(values.guidance ? { guidance: Number(values.guidance) } : {}),
   ...(values.steps ? { steps: Number(values.steps) } : {}),
 };
 console.log(
-  `bench:base: ${values.model} (${(loaded.config.trained as { steps?: number } | undefined)?.steps ?? '?'} steps), ${drawn.length} images ` +
+  `bench:base: ${values.model} (${trainedSteps ?? '?'} steps), ${drawn.length} images ` +
     `(${perCategory} per category), sampler ${JSON.stringify(sampler)}`,
 );
 const pipeline =
@@ -156,7 +157,7 @@ console.log(
   JSON.stringify({
     model: values.model,
     sampler,
-    step: (loaded.config.trained as { steps?: number } | undefined)?.steps ?? null,
+    step: trainedSteps,
     wellformed: wellFormed / 100,
     categories: result,
   }),

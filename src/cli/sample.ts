@@ -63,7 +63,7 @@ export async function run(argv: string[]): Promise<number> {
   const { TokenizerError } = await import('../models/tokenizer.js');
   const { tensorToImages } = await import('../models/images.js');
   const { loadRewardFunction } = await import('../reward/reward_function.js');
-  const { rejectionSample } = await import('../sampling/rejection.js');
+  const { promptImageName, rejectionSample } = await import('../sampling/rejection.js');
   const { writePngAtomic } = await import('../sampling/feedback_set.js');
   let loaded: ReturnType<typeof loadPipeline>;
   let reward: ReturnType<typeof loadRewardFunction>;
@@ -142,13 +142,13 @@ export async function run(argv: string[]): Promise<number> {
         r.first.dispose();
         mkdirSync(join(out, 'first'), { recursive: true });
         first.forEach((img, k) => {
-          writePngAtomic(join(out, 'first', `${String(r.promptIndex).padStart(4, '0')}-${k}.png`), img);
+          writePngAtomic(join(out, 'first', promptImageName(r.promptIndex, k)), img);
         });
       }
       const images = tensorToImages(r.images);
       r.images.dispose();
       const lines = r.kept.map((c, rank) => {
-        const file = `${String(r.promptIndex).padStart(4, '0')}-${rank}.png`;
+        const file = promptImageName(r.promptIndex, rank);
         writePngAtomic(join(out, file), images[rank]!);
         return JSON.stringify({
           file,

@@ -16,6 +16,7 @@ import { tensorToImages } from '../models/images.js';
 import { loadPipeline } from '../models/t2i_checkpoint.js';
 import { clipFingerprint } from '../reward/embeddings.js';
 import { writePngAtomic } from '../sampling/feedback_set.js';
+import { promptImageName } from '../sampling/rejection.js';
 import type { RGBImage } from '../world/image.js';
 import { readPng } from '../world/png.js';
 import { type EvalItem, evalSeed, REJECTION_CANDIDATES } from './eval_set.js';
@@ -57,8 +58,6 @@ interface Stamp {
   prompts: string[];
 }
 
-const imageName = (i: number, k: number) => `${String(i).padStart(4, '0')}-${k}.png`;
-
 /**
  * Samples (or finds on disk) `perPrompt` images per item from a text-to-image checkpoint into
  * `<imagesDir>/<name>/`, `batch` images at a time; `shouldStop` is checked between batches.
@@ -82,7 +81,7 @@ export async function pipelineImages(o: {
 }): Promise<ModelImages | null> {
   const out = join(o.imagesDir, o.name);
   const files = o.items.map((it) =>
-    Array.from({ length: o.perPrompt }, (_, k) => join(out, imageName(it.index, k))),
+    Array.from({ length: o.perPrompt }, (_, k) => join(out, promptImageName(it.index, k))),
   );
   const seeds = o.items.map((it) =>
     Array.from({ length: o.perPrompt }, (_, k) => evalSeed(o.seed, it.index, k)),
@@ -128,7 +127,7 @@ export async function pipelineImages(o: {
       .filter((j) => {
         if (existsSync(j.file)) return false;
         if (j.k >= reuse) return true;
-        const src = join(o.reuse!, 'first', imageName(o.items[j.i]!.index, j.k));
+        const src = join(o.reuse!, 'first', promptImageName(o.items[j.i]!.index, j.k));
         if (!existsSync(src)) return true;
         copyFileSync(src, j.file);
         return false;
@@ -153,7 +152,7 @@ export async function pipelineImages(o: {
     const manifest = o.items.flatMap((it, i) =>
       files[i]!.map((_, k) =>
         JSON.stringify({
-          file: imageName(it.index, k),
+          file: promptImageName(it.index, k),
           prompt: it.text,
           prompt_index: it.index,
           k,

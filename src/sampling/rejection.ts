@@ -29,6 +29,14 @@ export interface RejectionResult {
   first?: Tensor;
 }
 
+/**
+ * File name of image k of prompt i (`0007-3.png`): rejection samples (k = rank), their first
+ * candidates (k = candidate) and evaluation images share it, so evaluation can reuse candidates.
+ */
+export function promptImageName(promptIndex: number, k: number): string {
+  return `${String(promptIndex).padStart(4, '0')}-${k}.png`;
+}
+
 /** Seed of candidate j of prompt i. */
 export function candidateSeed(seed: number, promptIndex: number, candidates: number, j: number): number {
   return seed + promptIndex * candidates + j;
