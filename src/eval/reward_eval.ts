@@ -1,8 +1,9 @@
 /**
  * metrics.json's `reward_model` section: how well the run's reward model and the CLIP score predict
  * held-out human labels, per category (paper Figure 5), and the human-data-size ablation (paper
- * section "Ablation studies": reward models trained on 10, 25, 50 and 100% of the training labels,
- * with the run's reward config and split, evaluated on the same held-out prompts).
+ * section "Ablation studies": reward models trained on 10, 25, 50 and 100% of the training labels).
+ * Both are 5-fold cross-validated by prompt with the run's reward config (run_reward.ts,
+ * crossValidateReward): every label is predicted once by a model that never saw its prompt.
  */
 import type { FeedbackDb } from '../feedback/db.js';
 import type { CategoryAccuracy } from '../reward/metrics.js';
@@ -24,24 +25,37 @@ export async function evaluateRewardModel(o: {
   fractions: readonly number[];
   device: string;
   onAblation?: (fraction: number, accuracy: number) => void;
+  onFold?: (fold: number, folds: number) => void;
 }): Promise<RewardEvaluation> {
   const held = await rewardHeldOutAccuracy({
     runDir: o.runDir,
     db: o.db,
     rewardDir: o.rewardDir,
     device: o.device,
+    onFold: o.onFold,
   });
   const cfg = readRewardConfig(o.rewardDir);
-  const ablation = o.fractions.length
+  // the 100% point is the cross-validation above (same config, folds and seed): not trained twice
+  const partial = o.fractions.filter((f) => f !== 1);
+  const trained = partial.length
     ? await rewardSizeAblation({
         runDir: o.runDir,
         db: o.db,
         clipDir: rewardClipDir(o.rewardDir, cfg),
         config: { ...(cfg.train ?? {}), device: o.device },
-        fractions: o.fractions,
+        fractions: partial,
         onResult: (r) => o.onAblation?.(r.fraction, r.accuracy.all),
       })
     : [];
+  const ablation = o.fractions.map(
+    (fraction) =>
+      trained.find((r) => r.fraction === fraction) ?? {
+        fraction,
+        accuracy: held.reward.all,
+        by_category: held.reward,
+      },
+  );
+  if (o.fractions.includes(1)) o.onAblation?.(1, held.reward.all);
   return {
     metrics: {
       accuracy: byCategory(held.reward),

@@ -201,7 +201,7 @@ export async function writeReport(o: {
   if (rm) {
     sections.push(
       '<section id="reward-section"><h2>Reward model (paper Figure 5 and the data-size ablation)</h2>',
-      '<p>Held-out accuracy of predicting each human (simulated) label, on prompts the reward model never saw; the CLIP score uses one threshold per category chosen on the training split.</p>',
+      '<p>Held-out accuracy of predicting each human (simulated) label, 5-fold cross-validated by prompt: every label is predicted by a reward model that never saw its prompt. The CLIP score uses one threshold per category chosen on the same training folds.</p>',
       table(
         'reward-accuracy',
         'Held-out accuracy per category',

@@ -70,6 +70,29 @@ export function splitByPrompt(
 }
 
 /**
+ * K-fold assignment by prompt, stratified by category: each category's distinct prompts are shuffled
+ * with `seed` (the shuffle splitByPrompt uses) and cut into k nearly equal runs; prompt -> fold in
+ * [0, k). Every prompt is held out in exactly one fold, so cross-validation predicts every label once
+ * from a model that never saw its prompt.
+ */
+export function promptFolds(
+  examples: readonly RewardExample[],
+  k: number,
+  seed: number,
+): Map<string, number> {
+  if (!(Number.isInteger(k) && k >= 2)) throw new Error(`folds must be an integer >= 2, got ${k}`);
+  const fold = new Map<string, number>();
+  for (const category of CATEGORIES) {
+    const prompts = [...new Set(examples.filter((e) => e.category === category).map((e) => e.prompt))].sort();
+    new Rng(hashSeed(seed, 'split', category)).shuffle(prompts);
+    prompts.forEach((p, i) => {
+      fold.set(p, Math.floor((i * k) / prompts.length));
+    });
+  }
+  return fold;
+}
+
+/**
  * A seeded subset holding `fraction` of the examples (at least one), drawn per category so the mix is
  * kept: the human-data-size ablation trains on 10 / 25 / 50 / 100 % of the training labels.
  */

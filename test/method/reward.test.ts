@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import type { LabelInfo } from '../../src/feedback/types.js';
 import {
   examplesFromLabels,
+  promptFolds,
   type RewardExample,
   splitByPrompt,
   subsampleExamples,
@@ -166,6 +167,17 @@ test('the split is by prompt (no prompt on both sides), stratified, seeded; subs
   const held = (c: string) => new Set(a.val.filter((e) => e.category === c).map((e) => e.prompt)).size;
   assert.deepEqual([held('count'), held('color'), held('background'), held('combination')], [11, 6, 4, 253]);
   assert.notDeepEqual([...splitByPrompt(examples, 0.2, 1).valPrompts].sort(), [...a.valPrompts].sort());
+  // 5 folds: every prompt in one fold, each category's prompts spread evenly (quick: 54 count -> 10-11 each)
+  const folds = promptFolds(examples, 5, 0);
+  assert.equal(folds.size, new Set(examples.map((e) => e.prompt)).size);
+  assert.deepEqual(promptFolds(examples, 5, 0), folds, 'seeded');
+  for (const c of ['count', 'color', 'background', 'combination']) {
+    const sizes = [0, 0, 0, 0, 0];
+    for (const p of new Set(examples.filter((e) => e.category === c).map((e) => e.prompt)))
+      sizes[folds.get(p)!]!++;
+    assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 1, `${c}: ${sizes}`);
+  }
+  assert.throws(() => promptFolds(examples, 1, 0), /folds must be an integer >= 2/);
   const tenth = subsampleExamples(a.train, 0.1, 0);
   assert.ok(Math.abs(tenth.length - 0.1 * a.train.length) <= 4, `${tenth.length} of ${a.train.length}`);
   assert.equal(new Set(tenth.map((e) => e.category)).size, 4);
