@@ -330,7 +330,10 @@ export async function finetune(o: {
         opt.step();
         return { loss: l.loss.item(), model: l.modelTerm.item(), pre: l.preTerm.item() };
       });
-      ema?.update(Math.min(c.emaDecay, (1 + step) / (10 + step)));
+      // constant decay from step 0: the EMA starts at the original model's weights, which are already
+      // good (pretraining's warm-up ramp (1 + t) / (10 + t) would cap it at 0.97 by step 300 and save
+      // nearly the raw weights of the last ~30 steps)
+      ema?.update(c.emaDecay);
       step++;
       window.loss += r.loss;
       window.model += r.model;

@@ -257,3 +257,44 @@ test('an interrupted fine-tuning run continues where it stopped and ends with th
   whole.unet.dispose();
   second.unet.dispose();
 });
+
+test('the saved EMA starts at the original weights with the full decay from step 0 (no warm-up ramp)', async () => {
+  const data = dModel();
+  const pre = worldCorpusPairs({ size: 8 });
+  const config = { steps: 2, batchModel: 4, batchPre: 2, beta: 0.5, lr: 1e-2, warmupSteps: 0, logEvery: 1 };
+  const common = {
+    init: base.unet,
+    schedulerConfig: WORLD_SCHEDULER_CONFIG,
+    textEncoder: base.textEncoder,
+    model: data,
+    pre,
+  };
+  // raw weights after one and two steps (same seed, same batches)
+  const raw1 = await finetune({
+    ...common,
+    config: { ...config, steps: 1, emaDecay: 0 },
+    workDir: join(dir, 'raw1'),
+  });
+  const raw2 = await finetune({ ...common, config: { ...config, emaDecay: 0 }, workDir: join(dir, 'raw2') });
+  const ema = await finetune({ ...common, config: { ...config, emaDecay: 0.75 }, workDir: join(dir, 'ema') });
+  assert.ok(maxDiff(raw2.unet, base.unet) > 1e-3, 'the steps moved the weights');
+  // EMA_2 = 0.75 (0.75 w0 + 0.25 w1) + 0.25 w2
+  const want = raw2.unet.stateDict();
+  const w0 = base.unet.stateDict();
+  const w1 = raw1.unet.stateDict();
+  let m = 0;
+  for (const [k, t] of Object.entries(ema.unet.stateDict())) {
+    m = Math.max(
+      m,
+      tidy(() =>
+        t
+          .sub(w0[k]!.mul(0.5625).add(w1[k]!.mul(0.1875)).add(want[k]!.mul(0.25)))
+          .abs()
+          .amax()
+          .item(),
+      ),
+    );
+  }
+  assert.ok(m < 1e-5, `EMA differs from the constant-decay average by ${m}`);
+  for (const r of [raw1, raw2, ema]) r.unet.dispose();
+});
