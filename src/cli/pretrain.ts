@@ -8,6 +8,7 @@
  */
 import { join } from 'node:path';
 import { type CommandSpec, numberOption, parseCommand, stringOption } from './args.js';
+import { CAPTION_NOISE_OPTIONS, captionNoiseOverrides } from './caption_noise.js';
 import { UserError } from './errors.js';
 import { formatDuration } from './progress.js';
 
@@ -72,10 +73,7 @@ export const PRETRAIN_CLIP_SPEC: CommandSpec = {
       default: '1000',
       help: 'images of the final retrieval and count evaluations (0: skip)',
     },
-    'count-mention-prob': {
-      type: 'string',
-      help: "caption-noise knob: probability that a caption states the count (default: the corpus's, src/world/corpus.ts)",
-    },
+    ...CAPTION_NOISE_OPTIONS,
     device: { type: 'string', default: 'cpu', help: 'cpu, cuda or cuda:N' },
     resume: {
       type: 'boolean',
@@ -112,16 +110,10 @@ async function runPretrainClip(argv: string[]): Promise<number> {
     device,
   };
   const evalImages = numberOption(v, 'eval-images', { integer: true, min: 0 });
-  const countMention =
-    v['count-mention-prob'] === undefined
-      ? DEFAULT_NOISE.countMentionProb
-      : numberOption(v, 'count-mention-prob', { min: 0 });
-  if (countMention > 1)
-    throw new UserError(`--count-mention-prob must be a probability in [0, 1], got ${countMention}`);
   const corpus = {
     ...DEFAULT_CORPUS,
     seed: train.seed,
-    noise: { ...DEFAULT_NOISE, countMentionProb: countMention },
+    noise: { ...DEFAULT_NOISE, ...captionNoiseOverrides(v) },
   };
   // batch k = corpus items k*B .. k*B + B - 1: a pure function of (seed, k), so a resumed run sees the same data
   const source = {

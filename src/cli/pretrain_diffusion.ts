@@ -4,9 +4,15 @@
  * folder; on every checkpoint it exports the EMA weights (fp16) as a text-to-image checkpoint to
  * --out and writes a sample grid. Ctrl-C saves and stops.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { numberOption, parseCommand, stringOption } from './args.js';
+import {
+  CAPTION_NOISE_OPTIONS,
+  captionNoiseFlags,
+  captionNoiseOverrides,
+  sameCaptionNoise,
+} from './caption_noise.js';
 import { UserError } from './errors.js';
 import { formatDuration } from './progress.js';
 
@@ -57,6 +63,7 @@ export const PRETRAIN_DIFFUSION_SPEC = {
       default: 'v_prediction',
       help: 'what the UNet predicts: v_prediction or epsilon',
     },
+    ...CAPTION_NOISE_OPTIONS,
     device: { type: 'string' as const, default: 'cpu', help: 'cpu, cuda or cuda:N' },
   },
 };
@@ -104,7 +111,8 @@ export async function runPretrainDiffusion(argv: string[]): Promise<number> {
   };
   const { TextToImagePipeline } = await import('../models/pipeline.js');
   const { tensorToImages } = await import('../models/images.js');
-  const { DEFAULT_CORPUS, corpusBatch } = await import('../world/corpus.js');
+  const { DEFAULT_CORPUS, DEFAULT_NOISE, corpusBatch } = await import('../world/corpus.js');
+  const noiseOverrides = captionNoiseOverrides(v);
   const { imageGrid } = await import('../world/grid.js');
   const { writePng } = await import('../world/png.js');
   let textEncoder: ReturnType<typeof loadTextEncoder>;
@@ -115,14 +123,24 @@ export async function runPretrainDiffusion(argv: string[]): Promise<number> {
       throw new UserError(`--clip ${clipDir}: ${e.message} (run \`t2i-align pretrain clip\` first)`);
     throw e;
   }
+  const corpus = { ...DEFAULT_CORPUS, seed: config.seed, noise: { ...DEFAULT_NOISE, ...noiseOverrides } };
   // Warm restart: no training state in --work but an exported checkpoint in --out (e.g. a fresh
   // machine with the committed checkpoint): continue from its weights and step.
   let init: { stateDict: Record<string, import('../torch/index.js').Tensor>; step: number } | undefined;
   if (!existsSync(join(work, 'state.json')) && existsSync(join(out, 'config.json'))) {
-    const { loadCheckpoint } = await import('../models/checkpoint.js');
+    const { disposeCheckpoint, loadCheckpoint } = await import('../models/checkpoint.js');
     const ckpt = loadCheckpoint(out, { expectedClass: 'TextToImagePipeline', device });
     const trained = (ckpt.config['trained'] as { steps?: number } | undefined)?.steps ?? 0;
     const exported = (ckpt.config['scheduler'] as { prediction_type?: string } | undefined)?.prediction_type;
+    // exports from before the knobs were recorded were trained on the default noise
+    const noise =
+      (ckpt.config['trained'] as { caption_noise?: unknown } | undefined)?.caption_noise ?? DEFAULT_NOISE;
+    if (!sameCaptionNoise(noise, corpus.noise)) {
+      disposeCheckpoint(ckpt);
+      throw new UserError(
+        `${out} holds a model trained with other caption-noise settings; give the same knobs, or another --out`,
+      );
+    }
     if (exported === predictionType) {
       init = { stateDict: ckpt.stateDict, step: trained };
       process.stderr.write(
@@ -135,7 +153,16 @@ export async function runPretrainDiffusion(argv: string[]): Promise<number> {
       );
     }
   }
-  const corpus = { ...DEFAULT_CORPUS, seed: config.seed };
+  // a resumed run must see the same corpus: its batches are a pure function of (corpus, step)
+  const commandPath = join(work, 'command.json');
+  if (existsSync(join(work, 'state.json')) && existsSync(commandPath)) {
+    const before = (JSON.parse(readFileSync(commandPath, 'utf8')) as { corpus?: { noise?: unknown } }).corpus
+      ?.noise;
+    if (before !== undefined && !sameCaptionNoise(before, corpus.noise))
+      throw new UserError(
+        `${work} was trained with other caption-noise settings (${commandPath}); give the same knobs, or another --work`,
+      );
+  }
   const data = {
     batch(index: number, size: number) {
       const items = corpusBatch(corpus, index * size, size);
@@ -144,7 +171,7 @@ export async function runPretrainDiffusion(argv: string[]): Promise<number> {
   };
   mkdirSync(join(work, 'samples'), { recursive: true });
   writeFileSync(
-    join(work, 'command.json'),
+    commandPath,
     `${JSON.stringify({ argv: ['pretrain', 'diffusion', ...argv], config, corpus }, null, 2)}\n`,
   );
   let stop = false;
@@ -154,7 +181,7 @@ export async function runPretrainDiffusion(argv: string[]): Promise<number> {
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const command = `t2i-align pretrain diffusion --steps ${config.steps} --batch ${config.batchSize} --lr ${config.lr} --seed ${config.seed}${predictionType === 'epsilon' ? ' --prediction-type epsilon' : ''}${sampler.steps !== 25 ? ` --sampler-steps ${sampler.steps}` : ''}${sampler.guidance !== 5 ? ` --sampler-guidance ${sampler.guidance}` : ''}`;
+  const command = `t2i-align pretrain diffusion --steps ${config.steps} --batch ${config.batchSize} --lr ${config.lr} --seed ${config.seed}${predictionType === 'epsilon' ? ' --prediction-type epsilon' : ''}${sampler.steps !== 25 ? ` --sampler-steps ${sampler.steps}` : ''}${sampler.guidance !== 5 ? ` --sampler-guidance ${sampler.guidance}` : ''}${captionNoiseFlags(noiseOverrides)}`;
   const result = await trainDiffusion({
     workDir: work,
     unetConfig: WORLD_UNET_CONFIG,
@@ -175,7 +202,7 @@ export async function runPretrainDiffusion(argv: string[]): Promise<number> {
         scheduler: schedulerConfig,
         textEncoderDir: clipDir,
         sampler,
-        extra: { trained: { steps: step, command, device, seed: config.seed } },
+        extra: { trained: { steps: step, command, device, seed: config.seed, caption_noise: corpus.noise } },
         files: {
           'README.md':
             '# World original text-to-image model\n\n' +

@@ -14,7 +14,7 @@ import { loadPipeline, savePipeline } from '../models/t2i_checkpoint.js';
 import { examplesFromLabels } from '../reward/data.js';
 import { scoreRunImages } from '../reward/run_reward.js';
 import { readRunConfig, runModelDir, updateRunConfig } from '../sampling/run.js';
-import { corpusBatch, DEFAULT_CORPUS } from '../world/corpus.js';
+import { type CaptionNoise, corpusBatch, DEFAULT_CORPUS } from '../world/corpus.js';
 import type { RGBImage } from '../world/image.js';
 import { readPng } from '../world/png.js';
 import {
@@ -96,9 +96,17 @@ export class RunModelSource implements ModelSampleSource {
   }
 }
 
-/** The sprite world's pretraining corpus as D_pre pairs (images at `size` px; the pretraining seed). */
-export function worldCorpusPairs(o: { size: number; seed?: number }): PairSource {
-  const corpus = { ...DEFAULT_CORPUS, seed: o.seed ?? DEFAULT_CORPUS.seed, size: o.size };
+/**
+ * The sprite world's pretraining corpus as D_pre pairs (images at `size` px), with the pretraining
+ * run's seed and caption noise (default: the corpus's own).
+ */
+export function worldCorpusPairs(o: { size: number; seed?: number; noise?: CaptionNoise }): PairSource {
+  const corpus = {
+    ...DEFAULT_CORPUS,
+    seed: o.seed ?? DEFAULT_CORPUS.seed,
+    size: o.size,
+    noise: o.noise ?? DEFAULT_CORPUS.noise,
+  };
   return {
     batch(index: number, size: number) {
       const items = corpusBatch(corpus, index * size, size);
@@ -201,7 +209,17 @@ export async function finetuneOnRun(o: {
   const encoderDir = isAbsolute(base.config.text_encoder)
     ? base.config.text_encoder
     : resolve(o.baseDir, base.config.text_encoder);
-  const pre = c.beta > 0 ? (o.pre ?? worldCorpusPairs({ size: base.config.unet.sample_size })) : null;
+  // D_pre is the corpus the original was pretrained on: its seed and caption noise, as its config records
+  const trained = base.config['trained'] as { seed?: number; caption_noise?: CaptionNoise } | undefined;
+  const pre =
+    c.beta > 0
+      ? (o.pre ??
+        worldCorpusPairs({
+          size: base.config.unet.sample_size,
+          seed: trained?.seed,
+          noise: trained?.caption_noise,
+        }))
+      : null;
   const summary = {
     labeled: data.records.filter((r) => r.source === 'labeled').length,
     unlabeled: data.records.filter((r) => r.source === 'unlabeled').length,

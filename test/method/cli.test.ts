@@ -368,3 +368,29 @@ test('Ctrl-C (SIGINT) during finetune saves the training state; the next call co
   assert.equal(next.code, 0, next.stderr);
   assert.match(next.stdout, new RegExp(`stopped at step ${stopped + 1}/100000`));
 });
+
+test('pretrain diffusion: caption-noise knobs are checked, and an --out trained on other knobs is left alone', async () => {
+  const bad = await runCli(['pretrain', 'diffusion', '--clip', ckpt.clipDir, '--color-mention-prob', '1.5']);
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(bad.stderr, /--color-mention-prob must be a probability in \[0, 1\], got 1\.5/);
+  // the tiny original records no caption noise, so it was trained on the corpus's defaults
+  const before = readFileSync(join(ckpt.baseDir, 'model.safetensors'));
+  const other = await runCli([
+    'pretrain',
+    'diffusion',
+    '--clip',
+    ckpt.clipDir,
+    '--out',
+    ckpt.baseDir,
+    '--work',
+    join(dir, 'pretrain-work'),
+    '--background-mention-prob',
+    '0.2',
+    '--steps',
+    '1',
+  ]);
+  assert.equal(other.code, 2, other.stderr);
+  assert.match(other.stderr, /holds a model trained with other caption-noise settings/);
+  assert.deepEqual(readFileSync(join(ckpt.baseDir, 'model.safetensors')), before);
+  assert.equal(existsSync(join(dir, 'pretrain-work', 'state.json')), false);
+});

@@ -25,6 +25,7 @@ import {
   tensor,
   tidy,
 } from '../../src/torch/index.js';
+import { DEFAULT_NOISE } from '../../src/world/corpus.js';
 import { TINY_UNET_16, tempDir, tinyCheckpoints } from './fixtures.js';
 
 // tiny models: one thread avoids OpenMP's per-op overhead on a shared 2-core machine
@@ -177,6 +178,18 @@ function maxDiff(a: UNet2DConditionModel, b: UNet2DConditionModel): number {
     );
   return m;
 }
+
+test("D_pre follows the pretraining run's caption noise", () => {
+  const stated = worldCorpusPairs({ size: 8, seed: 3, noise: { ...DEFAULT_NOISE, countMentionProb: 1 } });
+  const never = worldCorpusPairs({ size: 8, seed: 3, noise: { ...DEFAULT_NOISE, countMentionProb: 0 } });
+  const numberWord = /\b(one|two|three|four|five|six)\b/i;
+  const a = stated.batch(0, 32).captions;
+  const b = never.batch(0, 32).captions;
+  assert.ok(a.filter((c) => numberWord.test(c)).length > 8, a.join(' | '));
+  assert.equal(b.filter((c) => numberWord.test(c)).length, 0, b.join(' | '));
+  // the same scenes: only the captions differ
+  assert.deepEqual(stated.batch(0, 4).images[0], never.batch(0, 4).images[0]);
+});
 
 test('a few fine-tuning steps move the weights and lower the weighted loss', async () => {
   const data = dModel();
