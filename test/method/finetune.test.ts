@@ -191,16 +191,23 @@ test("D_pre follows the pretraining run's caption noise", () => {
   assert.deepEqual(stated.batch(0, 4).images[0], never.batch(0, 4).images[0]);
 });
 
+/** What every finetune() call here shares: the tiny original, its scheduler and text encoder, and the data. */
+function finetuneInputs(model: ModelSampleSource, pre: ReturnType<typeof worldCorpusPairs> | null) {
+  return {
+    init: base.unet,
+    schedulerConfig: WORLD_SCHEDULER_CONFIG,
+    textEncoder: base.textEncoder,
+    model,
+    pre,
+  };
+}
+
 test('a few fine-tuning steps move the weights and lower the weighted loss', async () => {
   const data = dModel();
   const lossBefore = evalLoss(base.unet, data);
   const { unet, step, done } = await finetune({
+    ...finetuneInputs(data, null),
     workDir: join(dir, 'learn'),
-    init: base.unet,
-    schedulerConfig: WORLD_SCHEDULER_CONFIG,
-    textEncoder: base.textEncoder,
-    model: data,
-    pre: null,
     config: {
       steps: 12,
       batchModel: 8,
@@ -243,14 +250,7 @@ test('an interrupted fine-tuning run continues where it stopped and ends with th
     saveEvery: 100,
     logEvery: 1,
   };
-  const common = {
-    init: base.unet,
-    schedulerConfig: WORLD_SCHEDULER_CONFIG,
-    textEncoder: base.textEncoder,
-    model: data,
-    pre,
-    config,
-  };
+  const common = { ...finetuneInputs(data, pre), config };
   const whole = await finetune({ ...common, workDir: join(dir, 'whole') });
   const first = await finetune({ ...common, workDir: join(dir, 'parts'), maxStepsThisCall: 2 });
   assert.equal(first.step, 2);
@@ -275,13 +275,7 @@ test('the saved EMA starts at the original weights with the full decay from step
   const data = dModel();
   const pre = worldCorpusPairs({ size: 8 });
   const config = { steps: 2, batchModel: 4, batchPre: 2, beta: 0.5, lr: 1e-2, warmupSteps: 0, logEvery: 1 };
-  const common = {
-    init: base.unet,
-    schedulerConfig: WORLD_SCHEDULER_CONFIG,
-    textEncoder: base.textEncoder,
-    model: data,
-    pre,
-  };
+  const common = finetuneInputs(data, pre);
   // raw weights after one and two steps (same seed, same batches)
   const raw1 = await finetune({
     ...common,
