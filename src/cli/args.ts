@@ -34,10 +34,13 @@ export function helpText(spec: CommandSpec): string {
     { type: 'string', help: 'JSON file whose keys are option names (flags given on the command line win)' },
   ]);
   entries.push(['help', { type: 'boolean', help: 'show this help' }]);
+  const flagOf = (name: string, opt: OptionSpec) =>
+    opt.type === 'string' ? `--${name} <value>` : `--${name}`;
+  // one column for the help texts, wide enough for this command's longest flag
+  const width = Math.max(28, ...entries.map(([name, opt]) => flagOf(name, opt).length));
   for (const [name, opt] of entries) {
-    const flag = opt.type === 'string' ? `--${name} <value>` : `--${name}`;
     const def = opt.default !== undefined ? ` (default: ${JSON.stringify(opt.default)})` : '';
-    lines.push(`  ${flag.padEnd(28)} ${opt.help}${def}`);
+    lines.push(`  ${flagOf(name, opt).padEnd(width)} ${opt.help}${def}`);
   }
   return lines.join('\n') + '\n';
 }
