@@ -128,20 +128,21 @@ export async function runPretrainDiffusion(argv: string[]): Promise<number> {
   // machine with the committed checkpoint): continue from its weights and step.
   let init: { stateDict: Record<string, import('../torch/index.js').Tensor>; step: number } | undefined;
   if (!existsSync(join(work, 'state.json')) && existsSync(join(out, 'config.json'))) {
-    const { disposeCheckpoint, loadCheckpoint } = await import('../models/checkpoint.js');
-    const ckpt = loadCheckpoint(out, { expectedClass: 'TextToImagePipeline', device });
-    const trained = (ckpt.config['trained'] as { steps?: number } | undefined)?.steps ?? 0;
-    const exported = (ckpt.config['scheduler'] as { prediction_type?: string } | undefined)?.prediction_type;
+    const { loadCheckpoint, readCheckpointConfig } = await import('../models/checkpoint.js');
+    // the config decides whether the weights are wanted at all: read them only to continue from them
+    const exportedConfig = readCheckpointConfig(out, 'TextToImagePipeline');
+    const trainedInfo = exportedConfig['trained'] as { steps?: number; caption_noise?: unknown } | undefined;
+    const trained = trainedInfo?.steps ?? 0;
+    const exported = (exportedConfig['scheduler'] as { prediction_type?: string } | undefined)
+      ?.prediction_type;
     // exports from before the knobs were recorded were trained on the default noise
-    const noise =
-      (ckpt.config['trained'] as { caption_noise?: unknown } | undefined)?.caption_noise ?? DEFAULT_NOISE;
-    if (!sameCaptionNoise(noise, corpus.noise)) {
-      disposeCheckpoint(ckpt);
+    if (!sameCaptionNoise(trainedInfo?.caption_noise ?? DEFAULT_NOISE, corpus.noise)) {
       throw new UserError(
         `${out} holds a model trained with other caption-noise settings; give the same knobs, or another --out`,
       );
     }
     if (exported === predictionType) {
+      const ckpt = loadCheckpoint(out, { expectedClass: 'TextToImagePipeline', device });
       init = { stateDict: ckpt.stateDict, step: trained };
       process.stderr.write(
         `pretrain diffusion: no state in ${work}; warm restart from ${out} at step ${trained}\n`,
