@@ -6,7 +6,7 @@
  *
  * Both resume from their own saved state and save on Ctrl-C.
  */
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { type CommandSpec, numberOption, parseCommand, stringOption } from './args.js';
 import { CAPTION_NOISE_OPTIONS, captionNoiseOverrides } from './caption_noise.js';
 import { UserError } from './errors.js';
@@ -74,6 +74,25 @@ export const PRETRAIN_CLIP_SPEC: CommandSpec = {
       help: 'images of the final retrieval and count evaluations (0: skip)',
     },
     ...CAPTION_NOISE_OPTIONS,
+    'count-weights': {
+      type: 'string',
+      default: '0.42,0.2,0.13,0.1,0.08,0.07',
+      help: 'relative weights of 1..6 objects per scene (1,1,1,1,1,1: as many sixes as singles)',
+    },
+    'degrade-prob': {
+      type: 'string',
+      default: '0',
+      help: 'share of images rendered degraded like generated samples (jitter, blur, noise)',
+    },
+    init: {
+      type: 'string',
+      help: 'start from this CLIP checkpoint folder instead of random weights',
+    },
+    'freeze-text': {
+      type: 'boolean',
+      default: false,
+      help: 'train only the image tower (a text-to-image model on this CLIP stays valid)',
+    },
     device: { type: 'string', default: 'cpu', help: 'cpu, cuda or cuda:N' },
     resume: {
       type: 'boolean',
@@ -95,7 +114,7 @@ async function runPretrainClip(argv: string[]): Promise<number> {
   const { DEFAULT_CLIP_TRAIN, trainCLIP } = await import('../models/clip_train.js');
   const { CheckpointError } = await import('../models/checkpoint.js');
   const { worldTokenizer } = await import('../models/tokenizer.js');
-  const { DEFAULT_CORPUS, DEFAULT_NOISE, corpusBatch } = await import('../world/corpus.js');
+  const { DEFAULT_CORPUS, DEFAULT_NOISE, DEFAULT_SCENES, corpusBatch } = await import('../world/corpus.js');
   const train = {
     ...DEFAULT_CLIP_TRAIN,
     steps: numberOption(v, 'steps', { integer: true, min: 1 }),
@@ -110,10 +129,24 @@ async function runPretrainClip(argv: string[]): Promise<number> {
     device,
   };
   const evalImages = numberOption(v, 'eval-images', { integer: true, min: 0 });
+  const degradeProb = numberOption(v, 'degrade-prob', { min: 0 });
+  if (degradeProb > 1)
+    throw new UserError(`--degrade-prob must be a probability in [0, 1], got ${degradeProb}`);
+  const init = v['init'] === undefined ? undefined : stringOption(v, 'init');
+  const freezeText = v['freeze-text'] === true;
+  if (freezeText && init === undefined)
+    throw new UserError('--freeze-text needs --init: a frozen text tower must come from a trained CLIP');
+  if (init !== undefined && resolve(init) === resolve(out))
+    throw new UserError('--init and --out are the same folder; write the new CLIP to another --out');
+  const countWeights = countWeightsOption(String(v['count-weights']));
   const corpus = {
     ...DEFAULT_CORPUS,
+    ...(countWeights.join() === DEFAULT_SCENES.countWeights.join()
+      ? {}
+      : { scenes: { ...DEFAULT_SCENES, countWeights } }),
     seed: train.seed,
     noise: { ...DEFAULT_NOISE, ...captionNoiseOverrides(v) },
+    ...(degradeProb > 0 ? { degradeProb } : {}),
   };
   // batch k = corpus items k*B .. k*B + B - 1: a pure function of (seed, k), so a resumed run sees the same data
   const source = {
@@ -143,6 +176,8 @@ async function runPretrainClip(argv: string[]): Promise<number> {
       tokenizer: worldTokenizer(),
       train,
       resume: v['resume'] === true,
+      ...(init !== undefined ? { init } : {}),
+      freezeText,
       evalImages,
       shouldStop: () => stop,
       checkpointInfo: {
@@ -150,6 +185,9 @@ async function runPretrainClip(argv: string[]): Promise<number> {
         seed: train.seed,
         corpus_seed: corpus.seed,
         caption_noise: corpus.noise,
+        ...(degradeProb > 0 ? { degrade_prob: degradeProb } : {}),
+        count_weights: corpus.scenes.countWeights,
+        ...(init !== undefined ? { init, freeze_text: freezeText } : {}),
         machine,
       },
       extraFiles: (step) => ({ 'README.md': readme(command, train, step, machine) }),
@@ -190,6 +228,16 @@ async function runPretrainClip(argv: string[]): Promise<number> {
       `  figures in ${join(out, 'eval.json')}, loss log in ${join(out, 'log.jsonl')}\n`,
   );
   return 0;
+}
+
+/** `--count-weights a,b,c,d,e,f`: six non-negative weights of 1..6 objects, not all zero. */
+export function countWeightsOption(raw: string): [number, number, number, number, number, number] {
+  const w = raw.split(',').map((x) => Number(x.trim()));
+  if (w.length !== 6 || w.some((x) => !Number.isFinite(x) || x < 0) || !w.some((x) => x > 0))
+    throw new UserError(
+      `--count-weights must be six non-negative numbers for 1..6 objects, not all zero (e.g. 1,1,1,1,1,1), got "${raw}"`,
+    );
+  return w as [number, number, number, number, number, number];
 }
 
 function resumeCommand(command: string): string {

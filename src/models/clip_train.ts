@@ -32,8 +32,23 @@ import {
   tidy,
 } from '../torch/index.js';
 import type { RGBImage } from '../world/image.js';
-import { CheckpointError, loadIntoModule, saveCheckpoint, writeFileAtomic } from './checkpoint.js';
-import { type CLIPConfig, CLIPModel, clipCheckpointConfig, clipConfig, l2normalize } from './clip.js';
+import {
+  CheckpointError,
+  fillFromCheckpoint,
+  loadCheckpoint,
+  loadIntoModule,
+  readCheckpointConfig,
+  saveCheckpoint,
+  writeFileAtomic,
+} from './checkpoint.js';
+import {
+  CLIP_IGNORED_KEYS,
+  type CLIPConfig,
+  CLIPModel,
+  clipCheckpointConfig,
+  clipConfig,
+  l2normalize,
+} from './clip.js';
 import {
   type CountCorrectnessResult,
   clipCountCorrectness,
@@ -163,15 +178,24 @@ function fromArray(data: Float32Array, shape: number[], like: Tensor): Tensor {
  * Parameter groups: `decay` = matrices and conv kernels (ndim >= 2, not embedding tables); `noDecay` =
  * biases, norms, embeddings; `scale` = logit_scale alone.
  */
-export function splitDecay(model: CLIPModel): { decay: Tensor[]; noDecay: Tensor[]; scale: Tensor[] } {
+export function splitDecay(
+  model: CLIPModel,
+  o: { freezeText?: boolean } = {},
+): { decay: Tensor[]; noDecay: Tensor[]; scale: Tensor[] } {
   const decay: Tensor[] = [];
   const noDecay: Tensor[] = [];
   const scale: Tensor[] = [];
   for (const [name, p] of model.namedParameters()) {
+    if (o.freezeText && isTextTower(name)) continue;
     if (name === 'logit_scale') scale.push(p);
     else (p.ndim >= 2 && !name.includes('embedding') ? decay : noDecay).push(p);
   }
   return { decay, noDecay, scale };
+}
+
+/** Parameters of the text tower: what a text-to-image model conditioned on this CLIP reads. */
+export function isTextTower(name: string): boolean {
+  return name.startsWith('text_model.') || name.startsWith('text_projection.');
 }
 
 export interface CLIPTrainLog {
@@ -205,6 +229,9 @@ interface ResumeState {
   clip: CLIPConfig;
   /** seconds of training so far (all sittings) */
   elapsed: number;
+  /** TrainCLIPOptions.init and .freezeText of the run (absent in runs from scratch) */
+  init?: string;
+  freezeText?: boolean;
 }
 
 export interface TrainCLIPOptions {
@@ -217,6 +244,16 @@ export interface TrainCLIPOptions {
   clip?: CLIPConfig;
   /** continue from `out/resume/` (an error when there is none) */
   resume?: boolean;
+  /**
+   * start from the weights of this CLIP checkpoint folder instead of a seeded init (its config must
+   * equal the model config; ignored when resuming, which restores the run's own weights)
+   */
+  init?: string;
+  /**
+   * keep the text tower (`text_model.*`, `text_projection`) frozen: only the image tower, its projection
+   * and logit_scale train. A text-to-image model conditioned on this CLIP's text tower stays valid.
+   */
+  freezeText?: boolean;
   /** extra entries of config.json (e.g. the command that produced the checkpoint) */
   checkpointInfo?: Record<string, unknown>;
   /** extra files for each saved checkpoint (e.g. README.md) */
@@ -255,6 +292,14 @@ export async function trainCLIP(out: string, o: TrainCLIPOptions): Promise<CLIPT
         `${out}: the saved model config differs from the requested one; resume with the same settings`,
       );
     }
+    if (
+      (state.init ?? null) !== (o.init ?? null) ||
+      (state.freezeText ?? false) !== (o.freezeText ?? false)
+    ) {
+      throw new CheckpointError(
+        `${out}: resuming needs the same --init and --freeze-text (saved ${JSON.stringify({ init: state.init ?? null, freezeText: state.freezeText ?? false })})`,
+      );
+    }
     for (const key of ['batchSize', 'seed', 'textLength'] as const) {
       if (JSON.stringify(state.train[key]) !== JSON.stringify(tc[key])) {
         throw new CheckpointError(
@@ -274,6 +319,8 @@ export async function trainCLIP(out: string, o: TrainCLIPOptions): Promise<CLIPT
     state = { ...state, train: tc };
   } else {
     state = { step: 0, source: o.sourceInfo, train: tc, clip: clipCfg, elapsed: 0 };
+    if (o.init !== undefined) state.init = o.init;
+    if (o.freezeText) state.freezeText = true;
   }
   if (clipCfg.text_config.vocab_size !== tokenizer.vocabSize) {
     throw new CheckpointError(
@@ -282,9 +329,15 @@ export async function trainCLIP(out: string, o: TrainCLIPOptions): Promise<CLIPT
   }
 
   const model = new CLIPModel(clipCfg, new Generator(tc.seed));
+  if (o.init !== undefined && !o.resume) {
+    const initCfg = clipConfig(readCheckpointConfig(o.init, 'CLIPModel'));
+    if (JSON.stringify(initCfg) !== JSON.stringify(clipCfg))
+      throw new CheckpointError(`${o.init}: its CLIP config differs from the model being trained`);
+    fillFromCheckpoint(model, loadCheckpoint(o.init), { ignore: CLIP_IGNORED_KEYS });
+  }
   model.to({ device: tc.device });
   model.train();
-  const groups = splitDecay(model);
+  const groups = splitDecay(model, { freezeText: o.freezeText });
   const optDecay = new optim.AdamW(groups.decay, {
     lr: tc.lr,
     betas: tc.betas,
@@ -370,13 +423,15 @@ export async function trainCLIP(out: string, o: TrainCLIPOptions): Promise<CLIPT
       const pixels = imagesToTensor(images, tc.device);
       const ids = tokenizer.encodeBatch(captions, { length: tc.textLength }).to({ device: tc.device });
       const img = l2normalize(model.encodeImage(pixels).imageEmbeds);
-      const txt = l2normalize(model.encodeText(ids).textEmbeds);
+      const txt = o.freezeText
+        ? noGrad(() => l2normalize(model.encodeText(ids).textEmbeds))
+        : l2normalize(model.encodeText(ids).textEmbeds);
       const logits = img.matmul(txt.T).mul(model.logit_scale.exp());
       const parts = contrastiveLoss(logits, captions);
       for (const opt_ of Object.values(optimizers)) opt_.zeroGrad();
       parts.loss.backward();
-      const gradNorm =
-        tc.maxGradNorm > 0 ? optim.clipGradNorm(model.parameters(), tc.maxGradNorm) : Number.NaN;
+      const trained = [...groups.decay, ...groups.noDecay, ...groups.scale];
+      const gradNorm = tc.maxGradNorm > 0 ? optim.clipGradNorm(trained, tc.maxGradNorm) : Number.NaN;
       for (const opt_ of Object.values(optimizers)) opt_.step();
       noGrad(() => model.logit_scale.clamp_(0, maxScale));
       return {

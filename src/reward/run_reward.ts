@@ -193,6 +193,7 @@ export async function trainRewardOnRun(o: {
       val: valSplit,
       texts: emb.texts,
       config: c,
+      heldOutPrompts: new Set(val.map((e) => e.prompt)),
       onEpoch: (log) => {
         if (logPath)
           appendFileSync(logPath, `${JSON.stringify({ ...log, time: new Date().toISOString() })}\n`);
@@ -301,6 +302,7 @@ export async function crossValidateReward(o: {
           texts: emb.texts,
           config: c,
           evalEvery: c.epochs,
+          heldOutPrompts: new Set(held.map((e) => e.prompt)),
         });
         const r = scoreExamples(model, heldSplit, emb.texts);
         const thresholds = categoryThresholds(train, clipScores(trainSplit, emb.texts));

@@ -67,11 +67,22 @@ function parseCached(text: string): Prompt {
 }
 
 /** The N perturbed prompts of an example in epoch `epoch` ('eval' for the fixed evaluation draw). */
-export function perturbedTexts(ex: RewardExample, n: number, seed: number, epoch: number | 'eval'): string[] {
+export function perturbedTexts(
+  ex: RewardExample,
+  n: number,
+  seed: number,
+  epoch: number | 'eval',
+  avoid?: ReadonlySet<string>,
+): string[] {
   if (n === 0) return [];
-  return perturbPrompts(parseCached(ex.prompt), n, {
-    seed: hashSeed(seed, 'pc', String(epoch), ex.imageId),
-  }).map(formatPrompt);
+  const o = { seed: hashSeed(seed, 'pc', String(epoch), ex.imageId) };
+  const p = parseCached(ex.prompt);
+  if (!avoid?.size) return perturbPrompts(p, n, o).map(formatPrompt);
+  // drawn from a longer list, so that n remain once the avoided texts are left out
+  return perturbPrompts(p, n + avoid.size, o)
+    .map(formatPrompt)
+    .filter((t) => !avoid.has(t))
+    .slice(0, n);
 }
 
 /** Text rows [n, 1 + N] (true prompt first) of the examples, embedding any text not yet in the store. */
@@ -80,9 +91,10 @@ function textIndex(
   texts: TextEmbeddings,
   c: RewardConfig,
   epoch: number | 'eval',
+  avoid?: ReadonlySet<string>,
 ): BigInt64Array {
   const N = c.lambda > 0 ? c.numPerturbed : 0;
-  const rows = examples.map((ex) => [ex.prompt, ...perturbedTexts(ex, N, c.seed, epoch)]);
+  const rows = examples.map((ex) => [ex.prompt, ...perturbedTexts(ex, N, c.seed, epoch, avoid)]);
   texts.store.ensure(rows.flat(), texts.embed);
   const out = new BigInt64Array(examples.length * (N + 1));
   rows.forEach((r, i) => {
@@ -249,6 +261,11 @@ export function trainRewardModel(o: {
   onEpoch?: (log: EpochLog) => void;
   /** evaluate every this many epochs (and after the last); default 1 */
   evalEvery?: number;
+  /**
+   * prompts of the held-out side (validation, a cross-validation fold): never drawn as perturbed
+   * prompts, so that no held-out prompt reaches training, not even as a negative
+   */
+  heldOutPrompts?: ReadonlySet<string>;
 }): { model: RewardModel; history: EpochLog[] } {
   const c = rewardConfig(o.config);
   const { train } = o;
@@ -270,7 +287,7 @@ export function trainRewardModel(o: {
   try {
     for (let epoch = 0; epoch < c.epochs; epoch++) {
       const start = performance.now();
-      const textRows = textIndex(train.examples, o.texts, c, epoch);
+      const textRows = textIndex(train.examples, o.texts, c, epoch, o.heldOutPrompts);
       const matrix = o.texts.store.matrix(c.device);
       const order = new Rng(hashSeed(c.seed, 'order', epoch)).shuffle(Array.from({ length: n }, (_, i) => i));
       model.train();

@@ -9,6 +9,8 @@
  * ("a red dog", "a dog that is red", "photo of a red dog"). Item i is a pure function of
  * (seed, i), so training can resume at any step and a held-out split is a different seed.
  */
+
+import { renderDegraded } from './degrade.js';
 import type { RGBImage } from './image.js';
 import { layoutObjects, renderScene, type Scene } from './render.js';
 import { hashSeed, Rng } from './rng.js';
@@ -91,6 +93,11 @@ export interface CorpusConfig {
   size: number;
   scenes: SceneDistribution;
   noise: CaptionNoise;
+  /**
+   * share of images rendered with the generator-like degradation of src/world/degrade.ts (jitter, blur,
+   * noise) instead of clean; absent = 0. For training an image tower that must read generated samples.
+   */
+  degradeProb?: number;
 }
 
 export const DEFAULT_CORPUS: CorpusConfig = {
@@ -188,7 +195,11 @@ export function corpusItem(c: CorpusConfig, index: number): CorpusItem {
   const rng = new Rng(hashSeed(c.seed, 'corpus', index));
   const scene = drawScene(c.scenes, rng);
   const caption = writeCaption(scene, c.noise, rng);
-  return { image: renderScene(scene, { size: c.size }), caption, scene };
+  const degraded = c.degradeProb !== undefined && c.degradeProb > 0 && rng.float() < c.degradeProb;
+  const image = degraded
+    ? renderDegraded(scene, rng, { size: c.size })
+    : renderScene(scene, { size: c.size });
+  return { image, caption, scene };
 }
 
 /** Items start .. start + n - 1. */

@@ -394,3 +394,20 @@ test('pretrain diffusion: caption-noise knobs are checked, and an --out trained 
   assert.deepEqual(readFileSync(join(ckpt.baseDir, 'model.safetensors')), before);
   assert.equal(existsSync(join(dir, 'pretrain-work', 'state.json')), false);
 });
+
+test('pretrain clip: image-tower flags are checked before anything is written', async () => {
+  const out = join(dir, 'clip-flags');
+  const cases: [string[], RegExp][] = [
+    [['--freeze-text'], /--freeze-text needs --init/],
+    [['--init', out], /--init and --out are the same folder/],
+    [['--count-weights', '1,2,3'], /--count-weights must be six non-negative numbers/],
+    [['--count-weights', '0,0,0,0,0,0'], /not all zero/],
+    [['--degrade-prob', '2'], /--degrade-prob must be a probability in \[0, 1\], got 2/],
+  ];
+  for (const [flags, message] of cases) {
+    const r = await runCli(['pretrain', 'clip', '--out', out, '--steps', '1', ...flags]);
+    assert.equal(r.code, 2, `${flags.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+  }
+  assert.equal(existsSync(out), false);
+});

@@ -90,6 +90,14 @@ test('perturbed prompts never include the original and are distinct', () => {
     labels: [1],
   };
   assert.notDeepEqual(perturbedTexts(ex, 8, 0, 0), perturbedTexts(ex, 8, 0, 1));
+  // held-out prompts never become negatives; the draw still gives 8 distinct perturbations
+  const first = perturbedTexts(ex, 8, 0, 0);
+  const held = new Set(first.slice(0, 5));
+  const avoided = perturbedTexts(ex, 8, 0, 0, held);
+  assert.equal(avoided.length, 8);
+  assert.equal(new Set(avoided).size, 8);
+  for (const t of avoided) assert.ok(!held.has(t), `${t} is held out`);
+  assert.deepEqual(avoided.slice(0, 3), first.slice(5));
 });
 
 function label(

@@ -31,7 +31,13 @@ import {
   clipRetrieval,
   rocAuc,
 } from '../../src/models/clip_eval.js';
-import { contrastiveLoss, type PairSource, trainCLIP } from '../../src/models/clip_train.js';
+import {
+  type CLIPTrainConfig,
+  contrastiveLoss,
+  isTextTower,
+  type PairSource,
+  trainCLIP,
+} from '../../src/models/clip_train.js';
 import { imagesToTensor } from '../../src/models/images.js';
 import { VOCAB_FILE, worldTokenizer } from '../../src/models/tokenizer.js';
 import {
@@ -297,9 +303,7 @@ test('the model learns: contrastive loss on a tiny set falls by half, weights mo
   clip.dispose();
 });
 
-test('training resumes exactly: 3 steps + resume to 6 equals 6 straight steps', async () => {
-  const images = tinySet();
-  images.pixels.dispose();
+function resumeFixture(): { source: PairSource; train: CLIPTrainConfig } {
   const pool: Prompt[] = [];
   for (const object of OBJECTS.slice(0, 8))
     for (const color of COLORS.slice(0, 4)) pool.push({ object, color });
@@ -325,6 +329,11 @@ test('training resumes exactly: 3 steps + resume to 6 equals 6 straight steps', 
     evalEvery: 0,
     device: 'cpu',
   };
+  return { source, train };
+}
+
+test('training resumes exactly: 3 steps + resume to 6 equals 6 straight steps', async () => {
+  const { source, train } = resumeFixture();
   const common = { source, tokenizer: tok, train, clip: tinyConfig(), evalImages: 0 };
   const straight = join(tmp, 'straight');
   const split = join(tmp, 'split');
@@ -362,6 +371,39 @@ test('training resumes exactly: 3 steps + resume to 6 equals 6 straight steps', 
     /same batchSize/,
   );
 });
+
+test('--init with a frozen text tower: text weights stay bit-identical, the image tower moves', async () => {
+  const { source, train } = resumeFixture();
+  const common = { source, tokenizer: tok, train, clip: tinyConfig(), evalImages: 0 };
+  const base = join(tmp, 'init-base');
+  (await trainCLIP(base, common)).model.dispose();
+  const tuned = join(tmp, 'init-tuned');
+  (await trainCLIP(tuned, { ...common, init: base, freezeText: true })).model.dispose();
+  const a = loadSafetensors(join(base, 'model.safetensors')).tensors;
+  const b = loadSafetensors(join(tuned, 'model.safetensors')).tensors;
+  let moved = 0;
+  for (const [k, t] of Object.entries(a)) {
+    if (isTextTower(k)) assert.deepEqual(b[k]!.toArray(), t.toArray(), k);
+    else if (k.startsWith('vision_model.') && !equalArrays(b[k]!.toArray(), t.toArray())) moved++;
+  }
+  assert.ok(moved > 10, `image-tower tensors moved: ${moved}`);
+  dispose([Object.values(a), Object.values(b)]);
+  // a resume must keep the run's init and freezing
+  await assert.rejects(
+    trainCLIP(tuned, { ...common, train: { ...train, steps: 8 }, init: base, resume: true }),
+    /same --init and --freeze-text/,
+  );
+  // the init must be a CLIP of the same shape
+  const other = clipConfig({ ...tinyConfig(), projection_dim: 8 });
+  await assert.rejects(
+    trainCLIP(join(tmp, 'init-bad'), { ...common, clip: other, init: base }),
+    /CLIP config differs/,
+  );
+});
+
+function equalArrays(x: unknown, y: unknown): boolean {
+  return JSON.stringify(x) === JSON.stringify(y);
+}
 
 test('checkpoint folders: fp32 exact and fp16 close round trips; the text tower loads alone', () => {
   const cfg = tinyConfig();

@@ -117,4 +117,24 @@ describe('pretraining corpus', () => {
     }
     assert.ok(right >= 198, `${right} of 200`);
   });
+
+  it('degradeProb renders that share of images degraded, leaving captions and scenes alone', () => {
+    const clean = corpusBatch(DEFAULT_CORPUS, 0, 40);
+    const none = corpusBatch({ ...DEFAULT_CORPUS, degradeProb: 0 }, 0, 40);
+    assert.deepEqual(
+      none.map((i) => Array.from(i.image.data)),
+      clean.map((i) => Array.from(i.image.data)),
+    );
+    const all = corpusBatch({ ...DEFAULT_CORPUS, degradeProb: 1 }, 0, 40);
+    const half = corpusBatch({ ...DEFAULT_CORPUS, degradeProb: 0.5 }, 0, 40);
+    const same = (a: Float32Array | number[], b: Float32Array | number[]) => a.every((v, k) => v === b[k]);
+    all.forEach((item, i) => {
+      assert.equal(item.caption, clean[i]!.caption);
+      assert.deepEqual(item.scene, clean[i]!.scene);
+      assert.ok(!same(item.image.data, clean[i]!.image.data), `item ${i} is degraded`);
+    });
+    const degraded = half.filter((item, i) => !same(item.image.data, clean[i]!.image.data)).length;
+    assert.ok(degraded >= 10 && degraded <= 30, `${degraded} of 40 degraded at 0.5`);
+    assert.deepEqual(corpusItem({ ...DEFAULT_CORPUS, degradeProb: 1 }, 7).image.data, all[7]!.image.data);
+  });
 });
