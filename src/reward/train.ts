@@ -75,14 +75,10 @@ export function perturbedTexts(
   avoid?: ReadonlySet<string>,
 ): string[] {
   if (n === 0) return [];
-  const o = { seed: hashSeed(seed, 'pc', String(epoch), ex.imageId) };
-  const p = parseCached(ex.prompt);
-  if (!avoid?.size) return perturbPrompts(p, n, o).map(formatPrompt);
-  // drawn from a longer list, so that n remain once the avoided texts are left out
-  return perturbPrompts(p, n + avoid.size, o)
-    .map(formatPrompt)
-    .filter((t) => !avoid.has(t))
-    .slice(0, n);
+  return perturbPrompts(parseCached(ex.prompt), n, {
+    seed: hashSeed(seed, 'pc', String(epoch), ex.imageId),
+    ...(avoid?.size ? { exclude: avoid } : {}),
+  }).map(formatPrompt);
 }
 
 /** Text rows [n, 1 + N] (true prompt first) of the examples, embedding any text not yet in the store. */

@@ -21,6 +21,8 @@ export interface PerturbOptions {
    * built from feedback data never mention an unseen object either.
    */
   objects?: readonly ObjectName[];
+  /** prompt texts (as formatPrompt writes them) never returned, e.g. held-out prompts */
+  exclude?: ReadonlySet<string>;
 }
 
 type Mutable = 'count' | 'color' | 'background' | 'object';
@@ -55,7 +57,7 @@ export function perturbPrompts(p: Prompt, n: number, options: PerturbOptions): P
   const seen = new Set<string>([formatPrompt(p)]);
   const take = (q: Prompt) => {
     const key = formatPrompt(q);
-    if (seen.has(key)) return false;
+    if (seen.has(key) || options.exclude?.has(key)) return false;
     seen.add(key);
     out.push(q);
     return true;

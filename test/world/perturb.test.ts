@@ -77,4 +77,20 @@ describe('perturbed prompts (Algorithm 2)', () => {
     );
     assert.equal(perturbPrompts(parsePrompt('A dog.'), 24, { seed: 0, objects: OBJECTS }).length, 24);
   });
+
+  it('never returns an excluded prompt, even when most near misses are excluded', () => {
+    const p = parsePrompt('One dog.');
+    const singles = perturbPrompts(p, 24, { seed: 0 }).map(formatPrompt);
+    const exclude = new Set([...singles.slice(0, 20), 'Three blue cats on the beach.']);
+    for (const seed of [0, 1, 2]) {
+      const out = perturbPrompts(p, 8, { seed, exclude }).map(formatPrompt);
+      assert.equal(new Set(out).size, 8);
+      for (const t of out) assert.ok(!exclude.has(t) && t !== 'One dog.', t);
+    }
+    // without exclusions the draw is unchanged
+    assert.deepEqual(
+      perturbPrompts(p, 8, { seed: 4, exclude: new Set() }).map(formatPrompt),
+      perturbPrompts(p, 8, { seed: 4 }).map(formatPrompt),
+    );
+  });
 });
