@@ -8,12 +8,14 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
+import { countWeightsOption, PRETRAIN_CLIP_SPEC } from '../../src/cli/pretrain.js';
 import { buildModelData } from '../../src/finetune/run_finetune.js';
 import { loadPipeline } from '../../src/models/t2i_checkpoint.js';
 import { examplesFromLabels } from '../../src/reward/data.js';
 import { rewardHeldOutAccuracy, rewardSizeAblation } from '../../src/reward/run_reward.js';
 import { openRunDb } from '../../src/sampling/run.js';
 import { setNumThreads } from '../../src/torch/index.js';
+import { DEFAULT_SCENES } from '../../src/world/corpus.js';
 import { runCli, startCli, tempDir, tinyCheckpoints } from './fixtures.js';
 
 // tiny models: one thread avoids OpenMP's per-op overhead on a shared 2-core machine
@@ -410,4 +412,7 @@ test('pretrain clip: image-tower flags are checked before anything is written', 
     assert.match(r.stderr, message);
   }
   assert.equal(existsSync(out), false);
+  // the help's default is the corpus's own
+  const shown = String(PRETRAIN_CLIP_SPEC.options['count-weights']!.default);
+  assert.deepEqual(countWeightsOption(shown), [...DEFAULT_SCENES.countWeights]);
 });
