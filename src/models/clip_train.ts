@@ -338,6 +338,7 @@ export async function trainCLIP(out: string, o: TrainCLIPOptions): Promise<CLIPT
   model.to({ device: tc.device });
   model.train();
   const groups = splitDecay(model, { freezeText: o.freezeText });
+  const trained = [...groups.decay, ...groups.noDecay, ...groups.scale];
   const optDecay = new optim.AdamW(groups.decay, {
     lr: tc.lr,
     betas: tc.betas,
@@ -430,7 +431,6 @@ export async function trainCLIP(out: string, o: TrainCLIPOptions): Promise<CLIPT
       const parts = contrastiveLoss(logits, captions);
       for (const opt_ of Object.values(optimizers)) opt_.zeroGrad();
       parts.loss.backward();
-      const trained = [...groups.decay, ...groups.noDecay, ...groups.scale];
       const gradNorm = tc.maxGradNorm > 0 ? optim.clipGradNorm(trained, tc.maxGradNorm) : Number.NaN;
       for (const opt_ of Object.values(optimizers)) opt_.step();
       noGrad(() => model.logit_scale.clamp_(0, maxScale));

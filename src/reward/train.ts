@@ -77,7 +77,7 @@ export function perturbedTexts(
   if (n === 0) return [];
   return perturbPrompts(parseCached(ex.prompt), n, {
     seed: hashSeed(seed, 'pc', String(epoch), ex.imageId),
-    ...(avoid?.size ? { exclude: avoid } : {}),
+    exclude: avoid,
   }).map(formatPrompt);
 }
 

@@ -195,7 +195,8 @@ export function corpusItem(c: CorpusConfig, index: number): CorpusItem {
   const rng = new Rng(hashSeed(c.seed, 'corpus', index));
   const scene = drawScene(c.scenes, rng);
   const caption = writeCaption(scene, c.noise, rng);
-  const degraded = c.degradeProb !== undefined && c.degradeProb > 0 && rng.float() < c.degradeProb;
+  const degradeProb = c.degradeProb ?? 0;
+  const degraded = degradeProb > 0 && rng.float() < degradeProb;
   const image = degraded
     ? renderDegraded(scene, rng, { size: c.size })
     : renderScene(scene, { size: c.size });
