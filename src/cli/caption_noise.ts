@@ -1,17 +1,24 @@
 /**
  * The caption-noise knobs that `pretrain clip` and `pretrain diffusion` expose as flags: how often a
- * corpus caption states the count, a color, or the background (src/world/corpus.ts, CaptionNoise).
- * Lower mention rates give the model fewer examples of that attribute, so it learns it later; this
- * is how the original model is tuned towards the paper's Table 2 good-rates.
+ * corpus caption states the count, a color, or the background, and how often a stated color or
+ * background is wrong (src/world/corpus.ts, CaptionNoise). Lower mention rates give the model fewer
+ * examples of that attribute, so it learns it later; wrong mentions teach it that the caption is not
+ * always right about the attribute. This is how the original model is tuned towards the paper's
+ * Table 2 good-rates.
  */
 import type { CaptionNoise } from '../world/corpus.js';
 import { numberOption, type OptionSpec, type ParsedValues } from './args.js';
 import { UserError } from './errors.js';
 
 const KNOBS = {
-  'count-mention-prob': { key: 'countMentionProb', what: 'states the count' },
-  'color-mention-prob': { key: 'colorMentionProb', what: 'states a non-natural color' },
-  'background-mention-prob': { key: 'backgroundMentionProb', what: 'states a non-plain background' },
+  'count-mention-prob': { key: 'countMentionProb', what: 'that a caption states the count' },
+  'color-mention-prob': { key: 'colorMentionProb', what: 'that a caption states a non-natural color' },
+  'color-wrong-prob': { key: 'colorWrongProb', what: 'that a stated color is a wrong one' },
+  'background-mention-prob': {
+    key: 'backgroundMentionProb',
+    what: 'that a caption states a non-plain background',
+  },
+  'background-wrong-prob': { key: 'backgroundWrongProb', what: 'that a stated background is a wrong one' },
 } as const satisfies Record<string, { key: keyof CaptionNoise; what: string }>;
 
 export type CaptionNoiseFlag = keyof typeof KNOBS;
@@ -22,7 +29,7 @@ export const CAPTION_NOISE_OPTIONS: Record<CaptionNoiseFlag, OptionSpec> = Objec
     flag,
     {
       type: 'string',
-      help: `caption-noise knob: probability that a caption ${k.what} (default: the corpus's, src/world/corpus.ts)`,
+      help: `caption-noise knob: probability ${k.what} (default: the corpus's, src/world/corpus.ts)`,
     },
   ]),
 ) as Record<CaptionNoiseFlag, OptionSpec>;

@@ -8,7 +8,10 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
+import { captionNoiseFlags, captionNoiseOverrides } from '../../src/cli/caption_noise.js';
+import { UserError } from '../../src/cli/errors.js';
 import { countWeightsOption, PRETRAIN_CLIP_SPEC } from '../../src/cli/pretrain.js';
+import { PRETRAIN_DIFFUSION_SPEC } from '../../src/cli/pretrain_diffusion.js';
 import { buildModelData } from '../../src/finetune/run_finetune.js';
 import { loadPipeline } from '../../src/models/t2i_checkpoint.js';
 import { examplesFromLabels } from '../../src/reward/data.js';
@@ -415,4 +418,33 @@ test('pretrain clip: image-tower flags are checked before anything is written', 
   // the help's default is the corpus's own
   const shown = String(PRETRAIN_CLIP_SPEC.options['count-weights']!.default);
   assert.deepEqual(countWeightsOption(shown), [...DEFAULT_SCENES.countWeights]);
+});
+
+test('caption-noise knobs: every flag sets its CaptionNoise field, and the README line reproduces them', () => {
+  const values = {
+    'count-mention-prob': '0.2',
+    'color-mention-prob': '0.25',
+    'color-wrong-prob': '0.3',
+    'background-mention-prob': '0.15',
+    'background-wrong-prob': '0.35',
+  };
+  const overrides = captionNoiseOverrides(values);
+  assert.deepEqual(overrides, {
+    countMentionProb: 0.2,
+    colorMentionProb: 0.25,
+    colorWrongProb: 0.3,
+    backgroundMentionProb: 0.15,
+    backgroundWrongProb: 0.35,
+  });
+  const flags = captionNoiseFlags(overrides).trim().split(/\s+/);
+  const again: Record<string, string> = {};
+  for (let i = 0; i < flags.length; i += 2) again[flags[i]!.slice(2)] = flags[i + 1]!;
+  assert.deepEqual(captionNoiseOverrides(again), overrides);
+  assert.deepEqual(captionNoiseOverrides({}), {});
+  assert.throws(
+    () => captionNoiseOverrides({ 'background-wrong-prob': '1.2' }),
+    (e: Error) => e instanceof UserError && /--background-wrong-prob must be a probability/.test(e.message),
+  );
+  for (const spec of [PRETRAIN_CLIP_SPEC, PRETRAIN_DIFFUSION_SPEC] as { options: Record<string, unknown> }[])
+    for (const flag of Object.keys(values)) assert.ok(spec.options[flag], `${flag} missing from the help`);
 });
