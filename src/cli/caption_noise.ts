@@ -2,9 +2,9 @@
  * The caption-noise knobs that `pretrain clip` and `pretrain diffusion` expose as flags: how often a
  * corpus caption states the count, a color, or the background, and how often a stated color or
  * background is wrong (src/world/corpus.ts, CaptionNoise). Lower mention rates give the model fewer
- * examples of that attribute, so it learns it later; wrong mentions teach it that the caption is not
- * always right about the attribute. This is how the original model is tuned towards the paper's
- * Table 2 good-rates.
+ * examples of that attribute, so it learns it later; this is how the original model is tuned towards
+ * the paper's Table 2 good-rates. Wrong mentions teach it that the caption is not always right about
+ * the attribute, a weak lever under guidance 5 (docs/models.md).
  */
 import type { CaptionNoise } from '../world/corpus.js';
 import { numberOption, type OptionSpec, type ParsedValues } from './args.js';
