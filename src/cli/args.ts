@@ -132,3 +132,40 @@ export function stringOption(values: ParsedValues, name: string): string {
   if (typeof raw !== 'string' || raw === '') throw new UserError(`--${name} is required`);
   return raw;
 }
+
+/** One entry of a command group such as `t2i-align reward <action>`. */
+export interface Subcommand {
+  summary: string;
+  run: (argv: string[]) => Promise<number>;
+}
+
+/**
+ * The runner of a command group (`t2i-align <group> <name> ...`): without a name it prints the
+ * list of names (exit 2; with `--help` or `help`, exit 0), an unknown name is a UserError that
+ * lists the known ones, and anything else runs the named entry with the rest of argv.
+ */
+export function subcommandGroup(
+  group: string,
+  noun: string,
+  entries: Record<string, Subcommand>,
+): (argv: string[]) => Promise<number> {
+  const names = Object.keys(entries);
+  const width = Math.max(12, ...names.map((n) => n.length + 2));
+  const usage = [
+    `usage: t2i-align ${group} <${noun}> [options]   (t2i-align ${group} <${noun}> --help)`,
+    '',
+    `${noun}s:`,
+    ...Object.entries(entries).map(([name, e]) => `  ${name.padEnd(width)} ${e.summary}`),
+  ].join('\n');
+  const expected = names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names.at(-1)}` : names[0];
+  return async (argv) => {
+    const [name, ...rest] = argv;
+    if (!name || name === '--help' || name === '-h' || name === 'help') {
+      process.stdout.write(`${usage}\n`);
+      return name ? 0 : 2;
+    }
+    const entry = Object.hasOwn(entries, name) ? entries[name] : undefined;
+    if (!entry) throw new UserError(`unknown ${group} ${noun} "${name}" (expected ${expected})`);
+    return entry.run(rest);
+  };
+}

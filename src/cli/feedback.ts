@@ -4,11 +4,18 @@
  *   feedback build      sample the feedback and unlabeled images from the original model (resumable)
  *   feedback simulate   label the feedback images with simulated raters; print the Table 2 summary
  */
-import { type CommandSpec, numberOption, type ParsedValues, parseCommand, stringOption } from './args.js';
+import {
+  type CommandSpec,
+  numberOption,
+  type ParsedValues,
+  parseCommand,
+  stringOption,
+  subcommandGroup,
+} from './args.js';
 import { UserError } from './errors.js';
 import { Progress } from './progress.js';
 
-const actions: Record<string, { summary: string; run: (argv: string[]) => Promise<number> }> = {
+export const run = subcommandGroup('feedback', 'action', {
   build: {
     summary: 'sample the feedback set and the unlabeled set from the original model (resumable)',
     run: runBuild,
@@ -17,31 +24,7 @@ const actions: Record<string, { summary: string; run: (argv: string[]) => Promis
     summary: 'label the feedback images with simulated raters and print the Table 2 summary',
     run: runSimulate,
   },
-};
-
-function usage(): string {
-  const lines = [
-    'usage: t2i-align feedback <action> [options]   (t2i-align feedback <action> --help)',
-    '',
-    'actions:',
-  ];
-  for (const [name, a] of Object.entries(actions)) lines.push(`  ${name.padEnd(12)} ${a.summary}`);
-  return `${lines.join('\n')}\n`;
-}
-
-export async function run(argv: string[]): Promise<number> {
-  const [action, ...rest] = argv;
-  if (!action || action === '--help' || action === '-h') {
-    process.stdout.write(usage());
-    return action ? 0 : 2;
-  }
-  const a = actions[action];
-  if (!a)
-    throw new UserError(
-      `unknown feedback action "${action}" (expected ${Object.keys(actions).join(' or ')})`,
-    );
-  return a.run(rest);
-}
+});
 
 export const FEEDBACK_BUILD_SPEC: CommandSpec = {
   name: 'feedback build',

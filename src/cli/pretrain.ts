@@ -7,42 +7,18 @@
  * Both resume from their own saved state and save on Ctrl-C.
  */
 import { join, resolve } from 'node:path';
-import { type CommandSpec, numberOption, parseCommand, stringOption } from './args.js';
+import { type CommandSpec, numberOption, parseCommand, stringOption, subcommandGroup } from './args.js';
 import { CAPTION_NOISE_OPTIONS, captionNoiseOverrides } from './caption_noise.js';
 import { UserError } from './errors.js';
 import { formatDuration } from './progress.js';
 
-const targets: Record<string, { summary: string; run: (argv: string[]) => Promise<number> }> = {
+export const run = subcommandGroup('pretrain', 'target', {
   clip: { summary: 'contrastive CLIP on the world corpus (resumable)', run: runPretrainClip },
   diffusion: {
     summary: 'the original text-to-image model on the world corpus (resumable)',
     run: async (argv) => (await import('./pretrain_diffusion.js')).runPretrainDiffusion(argv),
   },
-};
-
-function usage(): string {
-  const lines = [
-    'usage: t2i-align pretrain <target> [options]   (t2i-align pretrain <target> --help)',
-    '',
-    'targets:',
-  ];
-  for (const [name, t] of Object.entries(targets)) lines.push(`  ${name.padEnd(12)} ${t.summary}`);
-  return `${lines.join('\n')}\n`;
-}
-
-export async function run(argv: string[]): Promise<number> {
-  const [target, ...rest] = argv;
-  if (!target || target === '--help' || target === '-h') {
-    process.stdout.write(usage());
-    return target ? 0 : 2;
-  }
-  const t = targets[target];
-  if (!t)
-    throw new UserError(
-      `unknown pretrain target "${target}" (expected ${Object.keys(targets).join(' or ')})`,
-    );
-  return t.run(rest);
-}
+});
 
 export const PRETRAIN_CLIP_SPEC: CommandSpec = {
   name: 'pretrain clip',

@@ -6,11 +6,18 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { type CommandSpec, numberOption, type ParsedValues, parseCommand, stringOption } from './args.js';
+import {
+  type CommandSpec,
+  numberOption,
+  type ParsedValues,
+  parseCommand,
+  stringOption,
+  subcommandGroup,
+} from './args.js';
 import { UserError } from './errors.js';
 import { Progress } from './progress.js';
 
-const actions: Record<string, { summary: string; run: (argv: string[]) => Promise<number> }> = {
+export const run = subcommandGroup('reward', 'action', {
   train: {
     summary: "train the reward model on the run's labels (MSE + prompt classification, eq. 1)",
     run: runTrain,
@@ -19,29 +26,7 @@ const actions: Record<string, { summary: string; run: (argv: string[]) => Promis
     summary: "score the run's images, or a folder of generated images, into the database",
     run: runScore,
   },
-};
-
-function usage(): string {
-  const lines = [
-    'usage: t2i-align reward <action> [options]   (t2i-align reward <action> --help)',
-    '',
-    'actions:',
-  ];
-  for (const [name, a] of Object.entries(actions)) lines.push(`  ${name.padEnd(12)} ${a.summary}`);
-  return `${lines.join('\n')}\n`;
-}
-
-export async function run(argv: string[]): Promise<number> {
-  const [action, ...rest] = argv;
-  if (!action || action === '--help' || action === '-h') {
-    process.stdout.write(usage());
-    return action ? 0 : 2;
-  }
-  const a = actions[action];
-  if (!a)
-    throw new UserError(`unknown reward action "${action}" (expected ${Object.keys(actions).join(' or ')})`);
-  return a.run(rest);
-}
+});
 
 export const REWARD_TRAIN_SPEC: CommandSpec = {
   name: 'reward train',

@@ -9,7 +9,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { type CommandSpec, numberOption, parseCommand, stringOption } from './args.js';
+import { type CommandSpec, numberOption, parseCommand, stringOption, subcommandGroup } from './args.js';
 import { UserError } from './errors.js';
 
 const RENDER_SPEC: CommandSpec = {
@@ -79,34 +79,12 @@ const GRID_SPEC: CommandSpec = {
   },
 };
 
-const SUBCOMMANDS: Record<string, { spec: CommandSpec; run: (argv: string[]) => Promise<number> }> = {
-  render: { spec: RENDER_SPEC, run: runRender },
-  judge: { spec: JUDGE_SPEC, run: runJudge },
-  prompts: { spec: PROMPTS_SPEC, run: runPrompts },
-  grid: { spec: GRID_SPEC, run: runGrid },
-};
-
-function usage(): string {
-  const lines = [
-    'usage: t2i-align world <subcommand> [options]   (t2i-align world <subcommand> --help)',
-    '',
-    'subcommands:',
-  ];
-  for (const [name, s] of Object.entries(SUBCOMMANDS)) lines.push(`  ${name.padEnd(10)} ${s.spec.summary}`);
-  return lines.join('\n') + '\n';
-}
-
-export async function run(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (!sub || sub === '--help' || sub === '-h' || sub === 'help') {
-    process.stdout.write(usage());
-    return sub ? 0 : 2;
-  }
-  const s = SUBCOMMANDS[sub];
-  if (!s)
-    throw new UserError(`unknown subcommand "${sub}" (expected ${Object.keys(SUBCOMMANDS).join(', ')})`);
-  return s.run(rest);
-}
+export const run = subcommandGroup('world', 'subcommand', {
+  render: { summary: RENDER_SPEC.summary, run: runRender },
+  judge: { summary: JUDGE_SPEC.summary, run: runJudge },
+  prompts: { summary: PROMPTS_SPEC.summary, run: runPrompts },
+  grid: { summary: GRID_SPEC.summary, run: runGrid },
+});
 
 /** Parses a prompt, turning grammar errors into one-line user errors. */
 async function promptOption(text: string) {

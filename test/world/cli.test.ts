@@ -78,7 +78,10 @@ describe('t2i-align world', () => {
       /is 64x64, expected 32x32/,
     );
     oneLineError(await cli('world', 'prompts', '--preset', 'huge'), /unknown preset "huge"/);
-    oneLineError(await cli('world', 'frobnicate'), /unknown subcommand "frobnicate"/);
+    oneLineError(
+      await cli('world', 'frobnicate'),
+      /unknown world subcommand "frobnicate" \(expected render, judge, prompts or grid\)/,
+    );
     oneLineError(
       await cli('world', 'render', '--prompt', 'A dog.', '--out', x, '--seed', 'abc'),
       /--seed must be an integer/,
