@@ -218,7 +218,12 @@ export async function runPretrainDiffusion(argv: string[]): Promise<number> {
       });
       const pipe = new TextToImagePipeline(ema, textEncoder, schedulerConfig, device);
       const prompts = GRID_PROMPTS.flatMap((p) => [p, p, p, p]);
-      const images = pipe.generate(prompts, { seeds: prompts.map((_, i) => i), steps: 25, guidance: 5 });
+      // drawn with the export's own sampler: what `generate` gives by default
+      const images = pipe.generate(prompts, {
+        seeds: prompts.map((_, i) => i),
+        steps: sampler.steps,
+        guidance: sampler.guidance,
+      });
       writePng(
         join(work, 'samples', `step-${String(step).padStart(6, '0')}.png`),
         imageGrid(tensorToImages(images), { columns: 4, scale: 2 }),

@@ -448,3 +448,27 @@ test('caption-noise knobs: every flag sets its CaptionNoise field, and the READM
   for (const spec of [PRETRAIN_CLIP_SPEC, PRETRAIN_DIFFUSION_SPEC] as { options: Record<string, unknown> }[])
     for (const flag of Object.keys(values)) assert.ok(spec.options[flag], `${flag} missing from the help`);
 });
+
+test('pretrain diffusion: with no state in --work, it warm-restarts from the --out export (a fresh checkout)', async () => {
+  const out = join(dir, 'warm-base');
+  const common = ['pretrain', 'diffusion', '--clip', resolve('checkpoints/world/clip'), '--out', out];
+  const small = ['--batch', '2', '--background-mention-prob', '0.2', '--sampler-steps', '2'];
+  const first = await runCli([...common, ...small, '--work', join(dir, 'warm-a'), '--steps', '2']);
+  assert.equal(first.code, 0, first.stderr);
+  const exported = readFileSync(join(out, 'model.safetensors'));
+  const config = () =>
+    JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { trained: { steps: number } };
+  assert.equal(config().trained.steps, 2);
+  // the state folder is gone (runs/ is not committed); the export is all there is
+  const again = await runCli([...common, ...small, '--work', join(dir, 'warm-b'), '--steps', '3']);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stderr, /no state in .*warm-b; warm restart from .*warm-base at step 2/);
+  assert.match(again.stdout, /stopped at step 3\/3/);
+  assert.equal(config().trained.steps, 3);
+  assert.notDeepEqual(readFileSync(join(out, 'model.safetensors')), exported);
+  // with state in --work, that state wins over the export
+  const resumed = await runCli([...common, ...small, '--work', join(dir, 'warm-b'), '--steps', '4']);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.doesNotMatch(resumed.stderr, /warm restart/);
+  assert.match(resumed.stdout, /stopped at step 4\/4/);
+});
