@@ -60,6 +60,11 @@ export const PRETRAIN_CLIP_SPEC: CommandSpec = {
       default: '0',
       help: 'share of images rendered degraded like generated samples (jitter, blur, noise)',
     },
+    'loose-layout-prob': {
+      type: 'string',
+      default: '0',
+      help: 'share of scenes laid out like generated samples (objects may touch and reach past the frame)',
+    },
     init: {
       type: 'string',
       help: 'start from this CLIP checkpoint folder instead of random weights',
@@ -108,6 +113,9 @@ async function runPretrainClip(argv: string[]): Promise<number> {
   const degradeProb = numberOption(v, 'degrade-prob', { min: 0 });
   if (degradeProb > 1)
     throw new UserError(`--degrade-prob must be a probability in [0, 1], got ${degradeProb}`);
+  const looseLayoutProb = numberOption(v, 'loose-layout-prob', { min: 0 });
+  if (looseLayoutProb > 1)
+    throw new UserError(`--loose-layout-prob must be a probability in [0, 1], got ${looseLayoutProb}`);
   const init = v['init'] === undefined ? undefined : stringOption(v, 'init');
   const freezeText = v['freeze-text'] === true;
   if (freezeText && init === undefined)
@@ -123,6 +131,7 @@ async function runPretrainClip(argv: string[]): Promise<number> {
     seed: train.seed,
     noise: { ...DEFAULT_NOISE, ...captionNoiseOverrides(v) },
     ...(degradeProb > 0 ? { degradeProb } : {}),
+    ...(looseLayoutProb > 0 ? { looseLayoutProb } : {}),
   };
   // batch k = corpus items k*B .. k*B + B - 1: a pure function of (seed, k), so a resumed run sees the same data
   const source = {
@@ -162,6 +171,7 @@ async function runPretrainClip(argv: string[]): Promise<number> {
         corpus_seed: corpus.seed,
         caption_noise: corpus.noise,
         ...(degradeProb > 0 ? { degrade_prob: degradeProb } : {}),
+        ...(looseLayoutProb > 0 ? { loose_layout_prob: looseLayoutProb } : {}),
         count_weights: corpus.scenes.countWeights,
         ...(init !== undefined ? { init, freeze_text: freezeText } : {}),
         machine,

@@ -6,6 +6,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
+import type { RewardFeatures } from '../reward/config.js';
 import {
   type CommandSpec,
   numberOption,
@@ -44,7 +45,7 @@ export const REWARD_TRAIN_SPEC: CommandSpec = {
     features: {
       type: 'string',
       default: 'concat',
-      help: 'MLP input: concat ([e_x; e_z], the paper) or concat_product (+ e_x * e_z)',
+      help: 'MLP input: concat ([e_x; e_z], the paper), concat_product (+ e_x * e_z) or concat_cos (+ cos)',
     },
     lambda: { type: 'string', default: '1', help: 'weight of the prompt-classification loss (eq. 1)' },
     perturbed: { type: 'string', default: '8', help: 'N, perturbed prompts per image (Algorithm 2)' },
@@ -126,7 +127,7 @@ async function runTrain(argv: string[]): Promise<number> {
   try {
     config = rewardConfig({
       hidden: numberOption(v, 'hidden', { integer: true, min: 1 }),
-      features: stringOption(v, 'features') as 'concat',
+      features: stringOption(v, 'features') as RewardFeatures,
       lambda: numberOption(v, 'lambda', { min: 0 }),
       numPerturbed: numberOption(v, 'perturbed', { integer: true, min: 0 }),
       temperature: numberOption(v, 'temperature'),

@@ -6,7 +6,8 @@
  *  - `hidden` (512): width of the 2-layer MLP r(x, z) = W2 relu(W1 [e_x; e_z] + b1) + b2 (Algorithm 1's
  *    `pred_r`, "two-layers MLPs"); e_x, e_z are L2-normalised CLIP image and text embeddings.
  *  - `features` ('concat'): the MLP input. 'concat' is [e_x; e_z] as in the paper; 'concat_product'
- *    appends e_x * e_z (elementwise), which hands the MLP the terms of CLIP's cosine directly.
+ *    appends e_x * e_z (elementwise), which hands the MLP the terms of CLIP's cosine directly;
+ *    'concat_cos' appends the cosine itself, one input, so the CLIP score is one weight away.
  *
  * Loss: L = MSE(r(x, z), y) + lambda L_pc (eq. 1)
  *  - `lambda` (1): weight of the prompt-classification term.
@@ -32,7 +33,8 @@
  * Data: a train / validation split *by prompt* (no prompt has images on both sides), stratified by
  * category, `valFraction` 0.2 of each category's prompts, drawn with `seed`.
  */
-export type RewardFeatures = 'concat' | 'concat_product';
+export const REWARD_FEATURES = ['concat', 'concat_product', 'concat_cos'] as const;
+export type RewardFeatures = (typeof REWARD_FEATURES)[number];
 export type PcImages = 'good' | 'all';
 
 export interface RewardConfig {
@@ -92,9 +94,9 @@ export function rewardConfig(partial: Partial<RewardConfig> = {}): RewardConfig 
   if (!(c.lr > 0)) throw new Error(`reward config: lr must be > 0, got ${c.lr}`);
   if (!(c.valFraction >= 0 && c.valFraction < 1))
     throw new Error(`reward config: valFraction must be in [0, 1), got ${c.valFraction}`);
-  if (c.features !== 'concat' && c.features !== 'concat_product') {
+  if (!REWARD_FEATURES.includes(c.features)) {
     throw new Error(
-      `reward config: unknown features "${String(c.features)}" (expected concat or concat_product)`,
+      `reward config: unknown features "${String(c.features)}" (expected ${REWARD_FEATURES.join(', ')})`,
     );
   }
   if (c.pcImages !== 'good' && c.pcImages !== 'all') {

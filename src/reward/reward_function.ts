@@ -22,7 +22,7 @@ import { imagesToTensor } from '../models/images.js';
 import { loadTokenizer, type Tokenizer } from '../models/tokenizer.js';
 import { noGrad, type Tensor, tidy } from '../torch/index.js';
 import type { RGBImage } from '../world/image.js';
-import type { RewardConfig } from './config.js';
+import { REWARD_FEATURES, type RewardConfig, type RewardFeatures } from './config.js';
 import { EmbeddingStore, embedPixels, embedTexts } from './embeddings.js';
 import { RewardModel, type RewardModelConfig } from './reward_model.js';
 
@@ -67,10 +67,10 @@ export function readRewardConfig(dir: string): RewardCheckpointConfig {
     !m ||
     !Number.isInteger(m.embed_dim) ||
     !Number.isInteger(m.hidden) ||
-    (m.features !== 'concat' && m.features !== 'concat_product')
+    !REWARD_FEATURES.includes(m.features as RewardFeatures)
   ) {
     throw new CheckpointError(
-      `checkpoint ${dir}: config.json "model" must hold embed_dim, hidden and features (concat | concat_product)`,
+      `checkpoint ${dir}: config.json "model" must hold embed_dim, hidden and features (${REWARD_FEATURES.join(' | ')})`,
     );
   }
   if (typeof raw['clip'] !== 'string' || raw['clip'] === '')

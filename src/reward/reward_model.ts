@@ -9,7 +9,7 @@
  * Parameter names: `mlp.0.{weight,bias}` (P_in -> hidden), `mlp.2.{weight,bias}` (hidden -> 1).
  */
 import { cat, type Generator, nn, type Tensor, tidy } from '../torch/index.js';
-import type { RewardFeatures } from './config.js';
+import { REWARD_FEATURES, type RewardFeatures } from './config.js';
 
 export interface RewardModelConfig {
   /** width of the CLIP embeddings (projection_dim) */
@@ -19,7 +19,8 @@ export interface RewardModelConfig {
 }
 
 export function rewardInputDim(c: RewardModelConfig): number {
-  return c.features === 'concat' ? 2 * c.embed_dim : 3 * c.embed_dim;
+  if (c.features === 'concat') return 2 * c.embed_dim;
+  return c.features === 'concat_cos' ? 2 * c.embed_dim + 1 : 3 * c.embed_dim;
 }
 
 export class RewardModel extends nn.Module {
@@ -30,7 +31,7 @@ export class RewardModel extends nn.Module {
     o: { generator?: Generator } = {},
   ) {
     super();
-    if (config.features !== 'concat' && config.features !== 'concat_product') {
+    if (!REWARD_FEATURES.includes(config.features)) {
       throw new Error(`RewardModel: unknown features "${String(config.features)}"`);
     }
     this.mlp = this.registerModule(
@@ -43,13 +44,15 @@ export class RewardModel extends nn.Module {
     );
   }
 
-  /** The MLP's input: [e_x; e_z] (or [e_x; e_z; e_x * e_z]). */
+  /** The MLP's input: [e_x; e_z], [e_x; e_z; e_x * e_z] or [e_x; e_z; cos(e_x, e_z)]. */
   features(imageEmbeds: Tensor, textEmbeds: Tensor): Tensor {
-    return tidy(() =>
-      this.config.features === 'concat'
-        ? cat([imageEmbeds, textEmbeds], -1)
-        : cat([imageEmbeds, textEmbeds, imageEmbeds.mul(textEmbeds)], -1),
-    );
+    return tidy(() => {
+      const f = this.config.features;
+      if (f === 'concat') return cat([imageEmbeds, textEmbeds], -1);
+      const product = imageEmbeds.mul(textEmbeds);
+      // the embeddings are L2-normalised, so the sum of their product is CLIP's cosine
+      return cat([imageEmbeds, textEmbeds, f === 'concat_cos' ? product.sum(-1, true) : product], -1);
+    });
   }
 
   /** imageEmbeds [..., P], textEmbeds [..., P] (broadcast to one shape) -> r [...] */

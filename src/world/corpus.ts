@@ -12,7 +12,14 @@
 
 import { renderDegraded } from './degrade.js';
 import type { RGBImage } from './image.js';
-import { layoutObjects, renderScene, type Scene } from './render.js';
+import {
+  DEFAULT_LAYOUT,
+  type LayoutOptions,
+  LOOSE_LAYOUT,
+  layoutObjects,
+  renderScene,
+  type Scene,
+} from './render.js';
 import { hashSeed, Rng } from './rng.js';
 import {
   BACKGROUND_PHRASES,
@@ -98,6 +105,12 @@ export interface CorpusConfig {
    * noise) instead of clean; absent = 0. For training an image tower that must read generated samples.
    */
   degradeProb?: number;
+  /**
+   * share of scenes laid out like a small generator's samples (render.ts LOOSE_LAYOUT: boxes may
+   * touch and reach past the frame) instead of MIN_GAP apart inside it; absent = 0. For training an
+   * image tower that must count in generated samples.
+   */
+  looseLayoutProb?: number;
 }
 
 export const DEFAULT_CORPUS: CorpusConfig = {
@@ -118,7 +131,11 @@ export interface CorpusItem {
 }
 
 /** Draws a scene: object, count, paint and scenery from the distribution. */
-export function drawScene(d: SceneDistribution, rng: Rng): Scene {
+export function drawScene(
+  d: SceneDistribution,
+  rng: Rng,
+  layout: Readonly<LayoutOptions> = DEFAULT_LAYOUT,
+): Scene {
   const object = rng.pick(d.objects);
   const count = (rng.weighted(d.countWeights) + 1) as Count;
   const paint: Paint = rng.float() < d.namedColorProb ? rng.pick(COLORS) : NATURAL_COLORS[object];
@@ -126,6 +143,7 @@ export function drawScene(d: SceneDistribution, rng: Rng): Scene {
   const objects = layoutObjects(
     Array.from({ length: count }, () => ({ object, paint })),
     rng,
+    layout,
   );
   return { scenery, objects, textureSeed: rng.nextUint32() };
 }
@@ -193,7 +211,9 @@ function article(word: string): string {
 /** Item `index` of the corpus: a pure function of (config, index). */
 export function corpusItem(c: CorpusConfig, index: number): CorpusItem {
   const rng = new Rng(hashSeed(c.seed, 'corpus', index));
-  const scene = drawScene(c.scenes, rng);
+  // drawn only when asked for, so that a corpus without loose layouts is the one it always was
+  const loose = (c.looseLayoutProb ?? 0) > 0 && rng.float() < c.looseLayoutProb!;
+  const scene = drawScene(c.scenes, rng, loose ? LOOSE_LAYOUT : DEFAULT_LAYOUT);
   const caption = writeCaption(scene, c.noise, rng);
   const degradeProb = c.degradeProb ?? 0;
   const degraded = degradeProb > 0 && rng.float() < degradeProb;

@@ -55,6 +55,22 @@ function boxesClear(a: PlacedObject, b: PlacedObject, gap: number): boolean {
   );
 }
 
+/** How tightly objects may sit: the default is the corpus's (MIN_GAP apart, wholly inside the frame). */
+export interface LayoutOptions {
+  /** smallest gap in pixels between two objects' boxes (0: boxes may touch) */
+  gap: number;
+  /** how many pixels of an object's box may lie outside the frame, per side */
+  overhang: number;
+}
+
+export const DEFAULT_LAYOUT: Readonly<LayoutOptions> = { gap: MIN_GAP, overhang: 0 };
+
+/**
+ * The layout of a small generator's samples, which crowd their objects: boxes may touch, and may
+ * reach 3 px past the frame (docs/models.md, "A looser layout").
+ */
+export const LOOSE_LAYOUT: Readonly<LayoutOptions> = { gap: 0, overhang: 3 };
+
 /**
  * Places the given objects at random without overlap (random sequential placement with restarts,
  * then a jittered grid when the scene is too crowded for that). Throws if they cannot fit.
@@ -62,16 +78,22 @@ function boxesClear(a: PlacedObject, b: PlacedObject, gap: number): boolean {
 export function layoutObjects(
   objects: ReadonlyArray<{ object: ObjectName; paint: Paint }>,
   rng: Rng,
+  layout: Readonly<LayoutOptions> = DEFAULT_LAYOUT,
 ): PlacedObject[] {
   const n = objects.length;
+  const { gap, overhang: o0 } = layout;
   for (let attempt = 0; attempt < 60; attempt++) {
     const placed: PlacedObject[] = [];
     for (const o of objects) {
       const s = SPRITES[o.object];
       let ok = false;
       for (let t = 0; t < 40 && !ok; t++) {
-        const cand = { ...o, x: rng.intIn(0, BASE_SIZE - s.width), y: rng.intIn(0, BASE_SIZE - s.height) };
-        if (placed.every((p) => boxesClear(p, cand, MIN_GAP))) {
+        const cand = {
+          ...o,
+          x: rng.intIn(-o0, BASE_SIZE - s.width + o0),
+          y: rng.intIn(-o0, BASE_SIZE - s.height + o0),
+        };
+        if (placed.every((p) => boxesClear(p, cand, gap))) {
           placed.push(cand);
           ok = true;
         }

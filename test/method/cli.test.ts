@@ -408,6 +408,7 @@ test('pretrain clip: image-tower flags are checked before anything is written', 
     [['--count-weights', '1,2,3'], /--count-weights must be six non-negative numbers/],
     [['--count-weights', '0,0,0,0,0,0'], /not all zero/],
     [['--degrade-prob', '2'], /--degrade-prob must be a probability in \[0, 1\], got 2/],
+    [['--loose-layout-prob', '1.5'], /--loose-layout-prob must be a probability in \[0, 1\], got 1.5/],
   ];
   for (const [flags, message] of cases) {
     const r = await runCli(['pretrain', 'clip', '--out', out, '--steps', '1', ...flags]);

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { LabelInfo } from '../../src/feedback/types.js';
+import { REWARD_FEATURES, type RewardFeatures } from '../../src/reward/config.js';
 import {
   examplesFromLabels,
   promptFolds,
@@ -15,7 +16,7 @@ import {
 import { EmbeddingStore } from '../../src/reward/embeddings.js';
 import { bestThreshold, categoryThresholds, labelAccuracy } from '../../src/reward/metrics.js';
 import { promptClassificationCE, promptClassificationLoss } from '../../src/reward/prompt_classification.js';
-import { RewardModel } from '../../src/reward/reward_model.js';
+import { RewardModel, rewardInputDim } from '../../src/reward/reward_model.js';
 import {
   clipScores,
   perturbedTexts,
@@ -303,4 +304,44 @@ test('the reward model learns on a synthetic labeled set: held-out accuracy rise
   assert.ok(liveTensors() - live <= 1, `live tensors ${live} -> ${liveTensors()}`);
   model.dispose();
   untrained.dispose();
+});
+
+test("the MLP's input per feature mode: [e_x; e_z], + e_x * e_z, + cos(e_x, e_z)", () => {
+  const x = tensor([
+    [0.6, 0.8, 0],
+    [1, 0, 0],
+  ]);
+  const z = tensor([
+    [0, 1, 0],
+    [0.6, 0, 0.8],
+  ]);
+  const expect: Record<RewardFeatures, number[][]> = {
+    concat: [
+      [0.6, 0.8, 0, 0, 1, 0],
+      [1, 0, 0, 0.6, 0, 0.8],
+    ],
+    concat_product: [
+      [0.6, 0.8, 0, 0, 1, 0, 0, 0.8, 0],
+      [1, 0, 0, 0.6, 0, 0.8, 0.6, 0, 0],
+    ],
+    // the cosines of the two rows, by hand: 0.8 and 0.6
+    concat_cos: [
+      [0.6, 0.8, 0, 0, 1, 0, 0.8],
+      [1, 0, 0, 0.6, 0, 0.8, 0.6],
+    ],
+  };
+  for (const features of REWARD_FEATURES) {
+    const m = new RewardModel({ embed_dim: 3, hidden: 4, features }, { generator: new Generator(0) });
+    const f = m.features(x, z);
+    assert.deepEqual(f.shape, [2, rewardInputDim({ embed_dim: 3, hidden: 4, features })], features);
+    const got = [...f.toFloat32Array()];
+    expect[features].flat().forEach((v, i) => {
+      assert.ok(Math.abs(got[i]! - v) < 1e-6, `${features}[${i}]: ${got[i]} vs ${v}`);
+    });
+    assert.deepEqual(m.forward(x, z).shape, [2]);
+    f.dispose();
+    m.dispose();
+  }
+  x.dispose();
+  z.dispose();
 });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import {
   CAPTION_WORDS,
@@ -10,7 +11,9 @@ import {
   writeCaption,
 } from '../../src/world/corpus.js';
 import { judgeImage } from '../../src/world/judge.js';
+import { MIN_GAP } from '../../src/world/render.js';
 import { Rng } from '../../src/world/rng.js';
+import { SPRITES } from '../../src/world/sprites.js';
 import {
   BACKGROUND_PHRASES,
   BACKGROUNDS,
@@ -136,5 +139,69 @@ describe('pretraining corpus', () => {
     const degraded = half.filter((item, i) => !same(item.image.data, clean[i]!.image.data)).length;
     assert.ok(degraded >= 10 && degraded <= 30, `${degraded} of 40 degraded at 0.5`);
     assert.deepEqual(corpusItem({ ...DEFAULT_CORPUS, degradeProb: 1 }, 7).image.data, all[7]!.image.data);
+  });
+
+  it('the default corpus is the one the shipped checkpoints were trained on (golden hash)', () => {
+    // sha256 of the first 64 items' captions and float32 pixels, taken before the layout options existed
+    const h = createHash('sha256');
+    for (const it of corpusBatch(DEFAULT_CORPUS, 0, 64)) {
+      h.update(it.caption);
+      h.update(Buffer.from(new Float32Array(it.image.data).buffer));
+    }
+    assert.equal(h.digest('hex'), 'b3bc7b6f12622907c968b6f495fc7323e5b2aa0514166ffb06df352500019553');
+    const none = corpusBatch({ ...DEFAULT_CORPUS, looseLayoutProb: 0 }, 0, 8);
+    assert.deepEqual(
+      none.map((i) => i.caption),
+      corpusBatch(DEFAULT_CORPUS, 0, 8).map((i) => i.caption),
+    );
+  });
+
+  it('looseLayoutProb lets objects touch and reach past the frame, never overlap, and keeps counts', () => {
+    const n = 400;
+    const tight = corpusBatch(DEFAULT_CORPUS, 0, n);
+    const loose = corpusBatch({ ...DEFAULT_CORPUS, looseLayoutProb: 1 }, 0, n);
+    let touching = 0;
+    let outside = 0;
+    const gapOf = (
+      a: { x: number; y: number; object: string },
+      b: { x: number; y: number; object: string },
+    ) => {
+      const sa = SPRITES[a.object as keyof typeof SPRITES];
+      const sb = SPRITES[b.object as keyof typeof SPRITES];
+      return Math.max(
+        b.x - (a.x + sa.width),
+        a.x - (b.x + sb.width),
+        b.y - (a.y + sa.height),
+        a.y - (b.y + sb.height),
+      );
+    };
+    const count = (items: typeof loose, k: number) =>
+      items.filter((i) => i.scene.objects.length === k).length;
+    for (const item of loose) {
+      const os = item.scene.objects;
+      for (let i = 0; i < os.length; i++) {
+        const s = SPRITES[os[i]!.object];
+        assert.ok(
+          os[i]!.x >= -3 && os[i]!.x + s.width <= 32 + 3 && os[i]!.y >= -3 && os[i]!.y + s.height <= 32 + 3,
+        );
+        if (os[i]!.x < 0 || os[i]!.y < 0 || os[i]!.x + s.width > 32 || os[i]!.y + s.height > 32) outside++;
+        for (let j = 0; j < i; j++) {
+          const g = gapOf(os[i]!, os[j]!);
+          assert.ok(g >= 0, 'boxes never overlap');
+          if (g < MIN_GAP) touching++;
+        }
+      }
+      for (const w of words(item.caption)) assert.ok(KNOWN.has(w), `"${w}" in "${item.caption}"`);
+    }
+    for (const item of tight) {
+      const os = item.scene.objects;
+      for (let i = 0; i < os.length; i++)
+        for (let j = 0; j < i; j++) assert.ok(gapOf(os[i]!, os[j]!) >= MIN_GAP);
+    }
+    assert.ok(touching > 50, `${touching} pairs closer than MIN_GAP`);
+    assert.ok(outside > 50, `${outside} objects past the frame`);
+    // the count distribution is drawn the same way: within sampling noise of the tight corpus
+    for (let k = 1; k <= 6; k++)
+      assert.ok(Math.abs(count(loose, k) - count(tight, k)) <= 0.06 * n, `count ${k}`);
   });
 });
