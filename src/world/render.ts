@@ -67,7 +67,7 @@ export const DEFAULT_LAYOUT: Readonly<LayoutOptions> = { gap: MIN_GAP, overhang:
 
 /**
  * The layout of a small generator's samples, which crowd their objects: boxes may touch, and may
- * reach 3 px past the frame (docs/models.md, "A looser layout").
+ * reach 3 px past the frame (docs/models.md, "Training only the image tower").
  */
 export const LOOSE_LAYOUT: Readonly<LayoutOptions> = { gap: 0, overhang: 3 };
 
