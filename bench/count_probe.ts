@@ -13,10 +13,11 @@
  * --loose-layout-prob P draws the renders with that share of loose layouts (corpus looseLayoutProb).
  */
 import { existsSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadCLIPModel } from '../src/models/clip.js';
 import { embedImages } from '../src/reward/embeddings.js';
+import { loadLabeledExamples } from '../src/reward/run_reward.js';
 import { openRunDb } from '../src/sampling/run.js';
 import { F, fromTypedArray, Generator, nn, noGrad, optim, type Tensor, tidy } from '../src/torch/index.js';
 import { corpusBatch, DEFAULT_CORPUS, HELDOUT_SEED } from '../src/world/corpus.js';
@@ -45,18 +46,14 @@ const looseLayoutProb = Number(values['loose-layout-prob']);
 if (!(looseLayoutProb >= 0 && looseLayoutProb <= 1)) fail('--loose-layout-prob must be in [0, 1]');
 
 const db = await openRunDb(runDir);
-const labels = await db.listLabels({ purpose: 'feedback' });
+const examples = await loadLabeledExamples(db);
 await db.close();
-const seen = new Set<string>();
 const gen: { image: RGBImage; count: number }[] = [];
-for (const l of labels) {
-  if (seen.has(l.imagePath) || (l.category !== 'count' && l.category !== 'combination')) continue;
-  seen.add(l.imagePath);
-  const image = readPng(
-    isAbsolute(l.imagePath) || existsSync(l.imagePath) ? l.imagePath : join(runDir, l.imagePath),
-  );
+for (const e of examples) {
+  if (e.category !== 'count' && e.category !== 'combination') continue;
+  const image = readPng(join(runDir, e.imagePath));
   const j = judgeImage(image);
-  const object = parsePrompt(l.prompt).object;
+  const object = parsePrompt(e.prompt).object;
   if (j.count === 0 || !j.objects.every((o) => o.object === object)) continue;
   gen.push({ image, count: Math.min(j.count, 7) });
 }

@@ -9,10 +9,8 @@
  * config, and the baseline once per CLIP.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { runBaseModel } from '../src/finetune/run_finetune.js';
-import { readPipelineConfig } from '../src/models/t2i_checkpoint.js';
+import { runBaseTextEncoder } from '../src/finetune/run_finetune.js';
 import type { RewardConfig } from '../src/reward/config.js';
 import type { CategoryAccuracy } from '../src/reward/metrics.js';
 import { crossValidateReward } from '../src/reward/run_reward.js';
@@ -43,10 +41,8 @@ try {
 if (!Array.isArray(configs)) configs = [configs];
 const clipDir =
   values.clip ??
-  (() => {
-    const base = runBaseModel(runDir) ?? fail(`${runDir}: no original model recorded; give --clip DIR`);
-    return resolve(base, readPipelineConfig(base).text_encoder);
-  })();
+  runBaseTextEncoder(runDir) ??
+  fail(`${runDir}: no readable original model recorded; give --clip DIR`);
 const folds = Number(values.folds);
 const fmt = (a: CategoryAccuracy) =>
   (['count', 'color', 'background', 'combination', 'all'] as const)

@@ -94,18 +94,8 @@ async function openDb(v: ParsedValues, runDir: string) {
 /** The CLIP the reward model reads: --clip, else the text encoder folder of the run's original model. */
 async function clipFor(v: ParsedValues, runDir: string): Promise<string> {
   if (typeof v['clip'] === 'string') return v['clip'];
-  const { runBaseModel } = await import('../finetune/run_finetune.js');
-  const base = runBaseModel(runDir);
-  if (base) {
-    const { readPipelineConfig } = await import('../models/t2i_checkpoint.js');
-    try {
-      const cfg = readPipelineConfig(base);
-      return resolve(base, cfg.text_encoder);
-    } catch {
-      // fall through to the default
-    }
-  }
-  return 'checkpoints/world/clip';
+  const { runBaseTextEncoder } = await import('../finetune/run_finetune.js');
+  return runBaseTextEncoder(runDir) ?? 'checkpoints/world/clip';
 }
 
 const pct = (x: number) => (Number.isNaN(x) ? '   -  ' : `${(100 * x).toFixed(1).padStart(5)}%`);

@@ -10,7 +10,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import type { FeedbackDb } from '../feedback/db.js';
 import { writeFileAtomic } from '../models/checkpoint.js';
 import type { PairSource } from '../models/diffusion_train.js';
-import { loadPipeline, savePipeline } from '../models/t2i_checkpoint.js';
+import { loadPipeline, readPipelineConfig, savePipeline } from '../models/t2i_checkpoint.js';
 import { examplesFromLabels } from '../reward/data.js';
 import { scoreRunImages } from '../reward/run_reward.js';
 import { readRunConfig, runModelDir, updateRunConfig } from '../sampling/run.js';
@@ -119,6 +119,17 @@ export function worldCorpusPairs(o: { size: number; seed?: number; noise?: Capti
 export function runBaseModel(runDir: string): string | undefined {
   const fb = readRunConfig(runDir)['feedback'] as { model?: unknown } | undefined;
   return typeof fb?.model === 'string' ? fb.model : undefined;
+}
+
+/** The text-encoder (CLIP) folder of a run's original model; undefined when none is recorded or readable. */
+export function runBaseTextEncoder(runDir: string): string | undefined {
+  const base = runBaseModel(runDir);
+  if (!base) return undefined;
+  try {
+    return resolve(base, readPipelineConfig(base).text_encoder);
+  } catch {
+    return undefined;
+  }
 }
 
 interface DataFile {

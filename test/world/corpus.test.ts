@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { BASE_SIZE } from '../../src/world/backgrounds.js';
 import {
   CAPTION_WORDS,
   type CaptionNoise,
@@ -11,7 +12,7 @@ import {
   writeCaption,
 } from '../../src/world/corpus.js';
 import { judgeImage } from '../../src/world/judge.js';
-import { MIN_GAP } from '../../src/world/render.js';
+import { LOOSE_LAYOUT, MIN_GAP } from '../../src/world/render.js';
 import { Rng } from '../../src/world/rng.js';
 import { SPRITES } from '../../src/world/sprites.js';
 import {
@@ -181,10 +182,12 @@ describe('pretraining corpus', () => {
       const os = item.scene.objects;
       for (let i = 0; i < os.length; i++) {
         const s = SPRITES[os[i]!.object];
+        const { x, y } = os[i]!;
+        const over = LOOSE_LAYOUT.overhang;
         assert.ok(
-          os[i]!.x >= -3 && os[i]!.x + s.width <= 32 + 3 && os[i]!.y >= -3 && os[i]!.y + s.height <= 32 + 3,
+          x >= -over && x + s.width <= BASE_SIZE + over && y >= -over && y + s.height <= BASE_SIZE + over,
         );
-        if (os[i]!.x < 0 || os[i]!.y < 0 || os[i]!.x + s.width > 32 || os[i]!.y + s.height > 32) outside++;
+        if (x < 0 || y < 0 || x + s.width > BASE_SIZE || y + s.height > BASE_SIZE) outside++;
         for (let j = 0; j < i; j++) {
           const g = gapOf(os[i]!, os[j]!);
           assert.ok(g >= 0, 'boxes never overlap');
