@@ -194,8 +194,7 @@ if (items.has('3')) {
   }
   const base = loadPipeline(baseDir, { device });
   const { loadCLIPModel } = await import('../src/models/clip.js');
-  const { resolve } = await import('node:path');
-  const clip = loadCLIPModel(resolve(baseDir, base.config.text_encoder), { device });
+  const clip = loadCLIPModel(base.textEncoderDir, { device });
   const fdN = Number(values['fd-images']);
   const refs = heldoutRenders(fdN, base.config.unet.sample_size);
   const refFeatures = embedImages(clip, refs);

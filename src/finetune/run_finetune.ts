@@ -6,11 +6,11 @@
  * scheduler, sampler settings and text encoder folder), with the training state under train/.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { FeedbackDb } from '../feedback/db.js';
 import { writeFileAtomic } from '../models/checkpoint.js';
 import type { PairSource } from '../models/diffusion_train.js';
-import { loadPipeline, readPipelineConfig, savePipeline } from '../models/t2i_checkpoint.js';
+import { loadPipeline, readPipelineConfig, savePipeline, textEncoderDir } from '../models/t2i_checkpoint.js';
 import { examplesFromLabels } from '../reward/data.js';
 import { scoreRunImages } from '../reward/run_reward.js';
 import { readRunConfig, runModelDir, updateRunConfig } from '../sampling/run.js';
@@ -126,7 +126,7 @@ export function runBaseTextEncoder(runDir: string): string | undefined {
   const base = runBaseModel(runDir);
   if (!base) return undefined;
   try {
-    return resolve(base, readPipelineConfig(base).text_encoder);
+    return textEncoderDir(base, readPipelineConfig(base));
   } catch {
     return undefined;
   }
@@ -217,9 +217,7 @@ export async function finetuneOnRun(o: {
     writeFileAtomic(dataPath, JSON.stringify(data));
   }
   const base = loadPipeline(o.baseDir, { device: c.device });
-  const encoderDir = isAbsolute(base.config.text_encoder)
-    ? base.config.text_encoder
-    : resolve(o.baseDir, base.config.text_encoder);
+  const encoderDir = base.textEncoderDir;
   // D_pre is the corpus the original was pretrained on: its seed and caption noise, as its config records
   const trained = base.config['trained'] as { seed?: number; caption_noise?: CaptionNoise } | undefined;
   const pre =

@@ -6,7 +6,7 @@
  * The text encoder is the frozen CLIP text tower of another checkpoint folder (the world CLIP, or a
  * CLIPTextModel folder), referenced rather than copied: a fine-tuned model shares the original's.
  */
-import { isAbsolute, relative, resolve } from 'node:path';
+import { relative, resolve } from 'node:path';
 import { noGrad, type Tensor } from '../torch/index.js';
 import {
   CheckpointError,
@@ -59,6 +59,8 @@ export function loadTextEncoder(dir: string, device = 'cpu'): ClipTextEncoder {
 export interface LoadedPipeline {
   dir: string;
   config: PipelineConfig;
+  /** the resolved CLIP folder of the text encoder */
+  textEncoderDir: string;
   unet: UNet2DConditionModel;
   textEncoder: ClipTextEncoder;
   pipeline: TextToImagePipeline;
@@ -81,21 +83,25 @@ export function readPipelineConfig(dir: string): PipelineConfig {
   }
 }
 
+/** The CLIP folder a checkpoint's config names (relative to the checkpoint folder, or absolute). */
+export function textEncoderDir(dir: string, config: PipelineConfig): string {
+  return resolve(dir, config.text_encoder);
+}
+
 /** Loads a text-to-image checkpoint folder and the CLIP text encoder it references. */
 export function loadPipeline(dir: string, o: { device?: string } = {}): LoadedPipeline {
   const device = o.device ?? 'cpu';
   const config = readPipelineConfig(dir);
   if (!config.text_encoder)
     throw new CheckpointError(`checkpoint ${dir}: config.json names no text_encoder folder`);
-  const encoderDir = isAbsolute(config.text_encoder)
-    ? config.text_encoder
-    : resolve(dir, config.text_encoder);
+  const encoderDir = textEncoderDir(dir, config);
   const ckpt = loadCheckpoint(dir, { expectedClass: PIPELINE_CLASS });
   const unet = fillFromCheckpoint(new UNet2DConditionModel(config.unet), ckpt, { device });
   const textEncoder = loadTextEncoder(encoderDir, device);
   return {
     dir,
     config,
+    textEncoderDir: encoderDir,
     unet,
     textEncoder,
     pipeline: new TextToImagePipeline(unet, textEncoder, config.scheduler, device),
