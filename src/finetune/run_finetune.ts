@@ -217,7 +217,6 @@ export async function finetuneOnRun(o: {
     writeFileAtomic(dataPath, JSON.stringify(data));
   }
   const base = loadPipeline(o.baseDir, { device: c.device });
-  const encoderDir = base.textEncoderDir;
   // D_pre is the corpus the original was pretrained on: its seed and caption noise, as its config records
   const trained = base.config['trained'] as { seed?: number; caption_noise?: CaptionNoise } | undefined;
   const pre =
@@ -253,7 +252,7 @@ export async function finetuneOnRun(o: {
         savePipeline(outDir, {
           unet: result.unet,
           scheduler: base.config.scheduler,
-          textEncoderDir: encoderDir,
+          textEncoderDir: base.textEncoderDir,
           sampler: base.config.sampler,
           dtype: 'float32',
           extra: {

@@ -253,11 +253,7 @@ test('finetune stops after --max-steps, continues on the next call, and writes a
   const steps = lines(join(run, 'models', 'finetuned', 'train', 'log.jsonl')).map((l) => l['step']);
   assert.deepEqual(steps, [1, 2, 3, 4]);
   const loaded = loadPipeline(join(run, 'models', 'finetuned'));
-  assert.equal(
-    resolve(join(run, 'models', 'finetuned'), loaded.config.text_encoder),
-    resolve(ckpt.clipDir),
-    'same text encoder folder',
-  );
+  assert.equal(loaded.textEncoderDir, resolve(ckpt.clipDir), 'same text encoder folder');
   assert.deepEqual(loaded.config.sampler, loadPipeline(ckpt.baseDir).config.sampler);
   loaded.unet.dispose();
   const abl = await runCli([
