@@ -1,9 +1,11 @@
 /**
- * `npm run bench:reward -- --run runs/quick [--clip DIR] [--configs FILE.json | --config JSON]`:
- * 5-fold cross-validation by prompt (crossValidateReward, docs/method.md) of one or more reward configs
- * on a labeled run, beside the CLIP-score baseline on the same folds. Each config is a partial
- * RewardConfig ({"features": "concat_cos", "lambda": 0.3}); the default is one run of the defaults.
- * The run's embedding cache is reused, so a config costs seconds once the images are embedded.
+ * `npm run bench:reward -- --run runs/quick [--clip DIR] [--configs FILE.json | --config JSON]
+ * [--fractions 0.1,0.5,1]`: 5-fold cross-validation by prompt (crossValidateReward, docs/method.md) of
+ * one or more reward configs on a labeled run, beside the CLIP-score baseline on the same folds. Each
+ * config is a partial RewardConfig ({"features": "concat_cos", "lambda": 0.3}); the default is one run
+ * of the defaults. `--fractions` trains each fold on those fractions of its training images (the size
+ * ablation's subsets; the held-out prompts stay the same). The run's embedding cache is reused, so a
+ * config costs seconds once the images are embedded.
  *
  * Prints held-out accuracy per category (count / color / background / combination / all) for each
  * config, and the baseline once per CLIP.
@@ -23,6 +25,7 @@ const { values } = parseArgs({
     config: { type: 'string' },
     configs: { type: 'string' },
     folds: { type: 'string', default: '5' },
+    fractions: { type: 'string', default: '1' },
   },
 });
 function fail(message: string): never {
@@ -44,6 +47,11 @@ const clipDir =
   runBaseTextEncoder(runDir) ??
   fail(`${runDir}: no readable original model recorded; give --clip DIR`);
 const folds = Number(values.folds);
+const fractions = String(values.fractions)
+  .split(',')
+  .map((f) => Number(f));
+if (fractions.some((f) => !(f > 0 && f <= 1)))
+  fail(`--fractions: each must be in (0, 1], got "${values.fractions}"`);
 const fmt = (a: CategoryAccuracy) =>
   (['count', 'color', 'background', 'combination', 'all'] as const)
     .map((k) => `${(100 * a[k]).toFixed(1)}`)
@@ -55,12 +63,15 @@ try {
   );
   let baseline = '';
   for (const config of configs) {
-    const t0 = performance.now();
-    const cv = await crossValidateReward({ runDir, db, clipDir, config, folds });
-    baseline = fmt(cv.clip_score);
-    console.log(
-      `reward ${JSON.stringify(config)}: ${fmt(cv.reward)}  (${cv.images} images, ${((performance.now() - t0) / 1000).toFixed(0)} s)`,
-    );
+    for (const fraction of fractions) {
+      const t0 = performance.now();
+      const cv = await crossValidateReward({ runDir, db, clipDir, config, folds, fraction });
+      baseline = fmt(cv.clip_score);
+      const share = fraction === 1 ? '' : `, ${fraction} of each fold's training images`;
+      console.log(
+        `reward ${JSON.stringify(config)}: ${fmt(cv.reward)}  (${cv.images} images${share}, ${((performance.now() - t0) / 1000).toFixed(0)} s)`,
+      );
+    }
   }
   console.log(`CLIP score: ${baseline}`);
 } catch (e) {
