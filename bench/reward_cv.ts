@@ -8,7 +8,7 @@
  * config costs seconds once the images are embedded.
  *
  * Prints held-out accuracy per category (count / color / background / combination / all) for each
- * config, and the baseline once per CLIP.
+ * config, and the baseline once per CLIP (fit on the largest of `--fractions`).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -66,7 +66,8 @@ try {
     for (const fraction of fractions) {
       const t0 = performance.now();
       const cv = await crossValidateReward({ runDir, db, clipDir, config, folds, fraction });
-      baseline = fmt(cv.clip_score);
+      // the baseline's thresholds are fit on the training images too: report the largest share's
+      if (fraction === Math.max(...fractions)) baseline = fmt(cv.clip_score);
       const share = fraction === 1 ? '' : `, ${fraction} of each fold's training images`;
       console.log(
         `reward ${JSON.stringify(config)}: ${fmt(cv.reward)}  (${cv.images} images${share}, ${((performance.now() - t0) / 1000).toFixed(0)} s)`,
