@@ -13,9 +13,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { runBaseTextEncoder } from '../src/finetune/run_finetune.js';
-import type { RewardConfig } from '../src/reward/config.js';
+import { type RewardConfig, rewardConfig } from '../src/reward/config.js';
 import type { CategoryAccuracy } from '../src/reward/metrics.js';
-import { crossValidateReward } from '../src/reward/run_reward.js';
+import { crossValidateReward, RunEmbeddings } from '../src/reward/run_reward.js';
 import { openRunDb } from '../src/sampling/run.js';
 
 const { values } = parseArgs({
@@ -52,6 +52,8 @@ const fractions = String(values.fractions)
   .map((f) => Number(f));
 if (fractions.some((f) => !(f > 0 && f <= 1)))
   fail(`--fractions: each must be in (0, 1], got "${values.fractions}"`);
+// the baseline's thresholds are fit on the training images too: report the largest share's
+const largest = Math.max(...fractions);
 const fmt = (a: CategoryAccuracy) =>
   (['count', 'color', 'background', 'combination', 'all'] as const)
     .map((k) => `${(100 * a[k]).toFixed(1)}`)
@@ -63,15 +65,20 @@ try {
   );
   let baseline = '';
   for (const config of configs) {
-    for (const fraction of fractions) {
-      const t0 = performance.now();
-      const cv = await crossValidateReward({ runDir, db, clipDir, config, folds, fraction });
-      // the baseline's thresholds are fit on the training images too: report the largest share's
-      if (fraction === Math.max(...fractions)) baseline = fmt(cv.clip_score);
-      const share = fraction === 1 ? '' : `, ${fraction} of each fold's training images`;
-      console.log(
-        `reward ${JSON.stringify(config)}: ${fmt(cv.reward)}  (${cv.images} images${share}, ${((performance.now() - t0) / 1000).toFixed(0)} s)`,
-      );
+    // one embedding cache per config, shared by its fractions (as rewardSizeAblation does)
+    const embeddings = RunEmbeddings.open(runDir, clipDir, { device: rewardConfig(config).device });
+    try {
+      for (const fraction of fractions) {
+        const t0 = performance.now();
+        const cv = await crossValidateReward({ runDir, db, clipDir, config, folds, fraction, embeddings });
+        if (fraction === largest) baseline = fmt(cv.clip_score);
+        const share = fraction === 1 ? '' : `, ${fraction} of each fold's training images`;
+        console.log(
+          `reward ${JSON.stringify(config)}: ${fmt(cv.reward)}  (${cv.images} images${share}, ${((performance.now() - t0) / 1000).toFixed(0)} s)`,
+        );
+      }
+    } finally {
+      embeddings.dispose();
     }
   }
   console.log(`CLIP score: ${baseline}`);
