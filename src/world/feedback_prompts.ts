@@ -14,10 +14,15 @@
  *                                                  a seeded sample of the 20 x 6 x 9 x 8 = 8,640 triples
  *
  * The 5 core objects are the ones Table 4 evaluates (dog, donut, cake, vase, apple), so every one
- * of the 60 "seen" evaluation prompts is literally in the feedback set. Smaller presets take an
- * evenly spaced subset of each category's list (which is ordered so that the spacing spreads
- * over counts, colors and objects) and fewer images per prompt, keeping the category mix.
+ * of the 60 "seen" evaluation prompts is literally in the feedback set. Smaller presets keep
+ * fewer images per prompt and the category mix. Where a category has room for all of its seen
+ * evaluation prompts (`quick`: 54 count prompts hold the 20 seen ones, 29 color prompts the 20,
+ * 20 background prompts exactly the 20), it takes them all, then fills the rest with an evenly
+ * spaced subset of the category's other prompts (ordered so that the spacing spreads over counts,
+ * colors and objects): in the paper, "seen" means fine-tuned on. A category too small for them
+ * (`smoke`) takes an evenly spaced subset of its whole list.
  */
+import { evalPrompts } from './eval_prompts.js';
 import { formatPrompt, type Prompt, type PromptCategory } from './prompt.js';
 import { Rng } from './rng.js';
 import { BACKGROUNDS, COLORS, COUNTS, NATURAL_COLORS, type ObjectName, SEEN_OBJECTS } from './vocab.js';
@@ -129,6 +134,32 @@ function evenlySpaced<T>(list: readonly T[], k: number): T[] {
 }
 
 /**
+ * `k` prompts of a category's `list`: every one of its `seen` texts (in list order) when k has room
+ * for them, the rest evenly spaced over the other prompts; otherwise `k` evenly spaced ones.
+ */
+function seenFirst(list: readonly Prompt[], k: number, seen: ReadonlySet<string>): Prompt[] {
+  const mustHave = list.filter((p) => seen.has(formatPrompt(p)));
+  if (mustHave.length === 0 || k < mustHave.length) return evenlySpaced(list, k);
+  const chosen = new Set([
+    ...mustHave,
+    ...evenlySpaced(
+      list.filter((p) => !mustHave.includes(p)),
+      k - mustHave.length,
+    ),
+  ]);
+  return list.filter((p) => chosen.has(p));
+}
+
+/** The texts of Table 4's 60 seen evaluation prompts. */
+export function seenEvalTexts(): Set<string> {
+  return new Set(
+    evalPrompts()
+      .filter((p) => p.split === 'seen')
+      .map((p) => p.text),
+  );
+}
+
+/**
  * The feedback prompt set of a preset (or of explicit sizes): count, color, background and
  * combination prompts in that order, each with the number of images to sample.
  */
@@ -149,6 +180,7 @@ export function feedbackPrompts(preset: FeedbackPreset | FeedbackSizes): Feedbac
     background: backgroundPrompts(),
     combination: combinationPrompts(full.combination.prompts),
   };
+  const seen = seenEvalTexts();
   const out: FeedbackPrompt[] = [];
   for (const category of ['count', 'color', 'background', 'combination'] as const) {
     const { prompts, imagesPerPrompt } = sizes[category];
@@ -157,7 +189,7 @@ export function feedbackPrompts(preset: FeedbackPreset | FeedbackSizes): Feedbac
     if (!Number.isInteger(imagesPerPrompt) || imagesPerPrompt < 1) {
       throw new Error(`${category}: imagesPerPrompt must be a positive integer`);
     }
-    for (const prompt of evenlySpaced(lists[category], prompts)) {
+    for (const prompt of seenFirst(lists[category], prompts, seen)) {
       out.push({ text: formatPrompt(prompt), prompt, category, images: imagesPerPrompt });
     }
   }

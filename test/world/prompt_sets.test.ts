@@ -48,6 +48,21 @@ describe('feedback prompt set', () => {
     }
   });
 
+  it('holds every one of the 60 seen Table 4 prompts in quick and paper, and none of the unseen ones', () => {
+    const evals = evalPrompts();
+    const seen = evals.filter((p) => p.split === 'seen').map((p) => p.text);
+    const unseen = evals.filter((p) => p.split === 'unseen').map((p) => p.text);
+    assert.equal(seen.length, 60);
+    for (const preset of ['paper', 'quick'] as const) {
+      const texts = new Set(feedbackPrompts(preset).map((p) => p.text));
+      const missing = seen.filter((t) => !texts.has(t));
+      assert.deepEqual(missing, [], `${preset} lacks seen prompts`);
+      for (const t of unseen) assert.ok(!texts.has(t), `${preset}: ${t}`);
+    }
+    // smoke is too small for them: it keeps its evenly spaced subset (first count prompt "One dog.")
+    assert.equal(feedbackPrompts('smoke')[0]!.text, 'One dog.');
+  });
+
   it('never uses an unseen object', () => {
     for (const preset of ['paper', 'quick', 'smoke'] as const) {
       for (const p of feedbackPrompts(preset))
