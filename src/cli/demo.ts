@@ -163,7 +163,9 @@ export async function run(argv: string[]): Promise<number> {
   const samplesDir = join(runDir, 'samples', 'rejection16to4');
   const reportDir = join(runDir, 'report');
   const promptsFile = join(runDir, 'eval', 'prompts.txt');
-  const { table4Texts, evalItems } = await import('../eval/eval_set.js');
+  const { table4Texts, evalItems, REJECTION_CANDIDATES, IMAGES_PER_PROMPT } = await import(
+    '../eval/eval_set.js'
+  );
   const texts = table4Texts(s.sizes.evalEvery);
   const common = flags({ seed: s.seed, device: s.device });
   const cli = async (mod: Promise<{ run: (argv: string[]) => Promise<number> }>, args: string[]) => {
@@ -265,7 +267,7 @@ export async function run(argv: string[]): Promise<number> {
       },
       {
         key: 'rejection',
-        title: `rejection sampling: best 4 of 16 on ${texts.length} evaluation prompts`,
+        title: `rejection sampling: best ${IMAGES_PER_PROMPT} of ${REJECTION_CANDIDATES} on ${texts.length} evaluation prompts`,
         done: async () => {
           const path = join(samplesDir, 'candidates.jsonl');
           return (
@@ -283,12 +285,12 @@ export async function run(argv: string[]): Promise<number> {
               model: s.model,
               reward: rewardDir,
               prompts: promptsFile,
-              candidates: 16,
-              keep: 4,
+              candidates: REJECTION_CANDIDATES,
+              keep: IMAGES_PER_PROMPT,
               out: samplesDir,
               batch: s.batch,
               // the 4 random samples of the comparison are the original's evaluation images
-              'write-first': 4,
+              'write-first': IMAGES_PER_PROMPT,
             }),
             ...common,
           ]);

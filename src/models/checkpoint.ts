@@ -24,7 +24,6 @@ import {
   isFloatingDType,
   loadSafetensors,
   nn,
-  readSafetensorsHeader,
   saveSafetensors,
   type Tensor,
   tidy,
@@ -190,12 +189,6 @@ export function loadCheckpoint(
     ...(o.filter ? { filter: o.filter } : {}),
   });
   return { dir, config, stateDict: tensors, metadata };
-}
-
-/** Names and shapes of the tensors in a checkpoint's weights file, without loading them. */
-export function checkpointTensorShapes(dir: string, weightsName = WEIGHTS_NAME): Record<string, number[]> {
-  const header = readSafetensorsHeader(join(dir, weightsName));
-  return Object.fromEntries(Object.entries(header.tensors).map(([k, e]) => [k, e.shape]));
 }
 
 /**

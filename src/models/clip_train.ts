@@ -31,7 +31,6 @@ import {
   type Tensor,
   tidy,
 } from '../torch/index.js';
-import type { RGBImage } from '../world/image.js';
 import {
   CheckpointError,
   fillFromCheckpoint,
@@ -55,13 +54,9 @@ import {
   clipRetrieval,
   type RetrievalResult,
 } from './clip_eval.js';
+import type { PairSource } from './diffusion_train.js';
 import { imagesToTensor } from './images.js';
 import { type EncodeBatchOptions, VOCAB_FILE, type WorldTokenizer } from './tokenizer.js';
-
-/** Where training pairs come from: batch `index` of `size` pairs, a pure function of its arguments. */
-export interface PairSource {
-  batch(index: number, size: number): { images: RGBImage[]; captions: string[] };
-}
 
 /** The shipped world CLIP: both towers 128 wide, 4 layers, 4 heads; 32x32 images in 4x4 patches. */
 export function worldClipConfig(

@@ -9,7 +9,7 @@
  *    never dropped. The vocabulary travels with the model in the checkpoint's `vocab.json` (same shape
  *    as CLIP's: {"token": id}), so a checkpoint folder is self-contained.
  *  - The CLIP BPE tokenizer of openai/clip-vit-large-patch14 (a later issue), built from that model's
- *    `vocab.json` + `merges.txt`; see `ClipBpeTokenizerFiles` for where it plugs in.
+ *    `vocab.json` + `merges.txt`; `loadTokenizer` says where it plugs in.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -65,25 +65,6 @@ export interface Tokenizer {
   encodeBatch(texts: readonly string[], o?: EncodeBatchOptions): Tensor;
   /** ids back to text, special tokens dropped (for logs and tests) */
   decode(ids: readonly number[]): string;
-}
-
-/**
- * Where the CLIP BPE tokenizer plugs in (a later issue implements it). It will:
- *  - read `vocab.json` ({"token</w>": id, ...}, 49408 entries) and `merges.txt` (first line a
- *    version comment, then one merge "a b" per line, in priority order) from a tokenizer folder;
- *  - clean the text (whitespace collapsed, as CLIPTokenizer's basic cleaning), lowercase it, split it with
- *    CLIP's regex (`<|startoftext|>|<|endoftext|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+`),
- *    map each piece's UTF-8 bytes to CLIP's byte-to-unicode alphabet and apply the merges, marking word
- *    ends with `</w>`;
- *  - use bos 49406, eos 49407 and pad 49407 (SD v1.5's tokenizer), maxLength 77, and truncate longer
- *    prompts to 76 tokens + eos as CLIPTokenizer(truncation=True) does.
- * `loadTokenizer(dir)` picks it when the folder holds `merges.txt`.
- */
-export interface ClipBpeTokenizerFiles {
-  /** path of vocab.json */
-  vocab: string;
-  /** path of merges.txt */
-  merges: string;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -244,7 +225,15 @@ export function worldTokenizer(extraWords: Iterable<string> = []): WorldTokenize
 
 /**
  * The tokenizer stored in a checkpoint folder: `vocab.json` alone is a WorldTokenizer; a folder with
- * `merges.txt` holds CLIP's BPE tokenizer, which a later issue implements (see ClipBpeTokenizerFiles).
+ * `merges.txt` holds CLIP's BPE tokenizer, which a later issue implements. It will:
+ *  - read `vocab.json` ({"token</w>": id, ...}, 49408 entries) and `merges.txt` (first line a
+ *    version comment, then one merge "a b" per line, in priority order) from a tokenizer folder;
+ *  - clean the text (whitespace collapsed, as CLIPTokenizer's basic cleaning), lowercase it, split it with
+ *    CLIP's regex (`<|startoftext|>|<|endoftext|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+`),
+ *    map each piece's UTF-8 bytes to CLIP's byte-to-unicode alphabet and apply the merges, marking word
+ *    ends with `</w>`;
+ *  - use bos 49406, eos 49407 and pad 49407 (SD v1.5's tokenizer), maxLength 77, and truncate longer
+ *    prompts to 76 tokens + eos as CLIPTokenizer(truncation=True) does.
  */
 export function loadTokenizer(dir: string): Tokenizer {
   if (existsSync(join(dir, 'merges.txt'))) {

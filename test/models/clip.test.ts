@@ -35,9 +35,9 @@ import {
   type CLIPTrainConfig,
   contrastiveLoss,
   isTextTower,
-  type PairSource,
   trainCLIP,
 } from '../../src/models/clip_train.js';
+import type { PairSource } from '../../src/models/diffusion_train.js';
 import { imagesToTensor } from '../../src/models/images.js';
 import { VOCAB_FILE, worldTokenizer } from '../../src/models/tokenizer.js';
 import {
