@@ -58,6 +58,12 @@ export const PRETRAIN_DIFFUSION_SPEC = {
       default: '5',
       help: "guidance scale of the exported checkpoint's default sampler (does not change training)",
     },
+    init: {
+      type: 'string' as const,
+      help:
+        'start from the UNet weights of this text-to-image checkpoint at step 0 (fresh warmup, EMA ramp and ' +
+        'optimizer): re-attach a trained UNet to another --clip text encoder',
+    },
     'prediction-type': {
       type: 'string' as const,
       default: 'v_prediction',
@@ -127,7 +133,34 @@ export async function runPretrainDiffusion(argv: string[]): Promise<number> {
   // Warm restart: no training state in --work but an exported checkpoint in --out (e.g. a fresh
   // machine with the committed checkpoint): continue from its weights and step.
   let init: { stateDict: Record<string, import('../torch/index.js').Tensor>; step: number } | undefined;
-  if (!existsSync(join(work, 'state.json')) && existsSync(join(out, 'config.json'))) {
+  const initDir = v['init'] === undefined ? undefined : stringOption(v, 'init');
+  if (initDir !== undefined) {
+    const { loadCheckpoint } = await import('../models/checkpoint.js');
+    const { resolve } = await import('node:path');
+    if (resolve(initDir) === resolve(out))
+      throw new UserError('--init and --out are the same folder; export the new model to another --out');
+    const { readPipelineConfig } = await import('../models/t2i_checkpoint.js');
+    let initConfig: ReturnType<typeof readPipelineConfig>;
+    try {
+      initConfig = readPipelineConfig(initDir);
+    } catch (e) {
+      if (e instanceof CheckpointError) throw new UserError(`--init ${initDir}: ${e.message}`);
+      throw e;
+    }
+    if (initConfig.scheduler.prediction_type !== predictionType)
+      throw new UserError(
+        `--init ${initDir} predicts ${initConfig.scheduler.prediction_type}, this run ${predictionType}`,
+      );
+    if (JSON.stringify(initConfig.unet) !== JSON.stringify(WORLD_UNET_CONFIG))
+      throw new UserError(`--init ${initDir}: its UNet config is not the world UNet's`);
+    if (!existsSync(join(work, 'state.json'))) {
+      init = {
+        stateDict: loadCheckpoint(initDir, { expectedClass: 'TextToImagePipeline', device }).stateDict,
+        step: 0,
+      };
+      process.stderr.write(`pretrain diffusion: starting from the weights of ${initDir} at step 0\n`);
+    }
+  } else if (!existsSync(join(work, 'state.json')) && existsSync(join(out, 'config.json'))) {
     const { loadCheckpoint, readCheckpointConfig } = await import('../models/checkpoint.js');
     // the config decides whether the weights are wanted at all: read them only to continue from them
     const exportedConfig = readCheckpointConfig(out, 'TextToImagePipeline');
@@ -182,7 +215,7 @@ export async function runPretrainDiffusion(argv: string[]): Promise<number> {
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const command = `t2i-align pretrain diffusion --steps ${config.steps} --batch ${config.batchSize} --lr ${config.lr} --seed ${config.seed}${predictionType === 'epsilon' ? ' --prediction-type epsilon' : ''}${sampler.steps !== 25 ? ` --sampler-steps ${sampler.steps}` : ''}${sampler.guidance !== 5 ? ` --sampler-guidance ${sampler.guidance}` : ''}${captionNoiseFlags(noiseOverrides)}`;
+  const command = `t2i-align pretrain diffusion${initDir !== undefined ? ` --init ${initDir}` : ''}${clipDir !== 'checkpoints/world/clip' ? ` --clip ${clipDir}` : ''} --steps ${config.steps} --batch ${config.batchSize} --lr ${config.lr} --seed ${config.seed}${predictionType === 'epsilon' ? ' --prediction-type epsilon' : ''}${sampler.steps !== 25 ? ` --sampler-steps ${sampler.steps}` : ''}${sampler.guidance !== 5 ? ` --sampler-guidance ${sampler.guidance}` : ''}${captionNoiseFlags(noiseOverrides)}`;
   const result = await trainDiffusion({
     workDir: work,
     unetConfig: WORLD_UNET_CONFIG,
@@ -203,7 +236,16 @@ export async function runPretrainDiffusion(argv: string[]): Promise<number> {
         scheduler: schedulerConfig,
         textEncoderDir: clipDir,
         sampler,
-        extra: { trained: { steps: step, command, device, seed: config.seed, caption_noise: corpus.noise } },
+        extra: {
+          trained: {
+            steps: step,
+            command,
+            device,
+            seed: config.seed,
+            caption_noise: corpus.noise,
+            ...(initDir !== undefined ? { init: initDir } : {}),
+          },
+        },
         files: {
           'README.md':
             '# World original text-to-image model\n\n' +

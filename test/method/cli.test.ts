@@ -5,7 +5,7 @@
  * --max-steps, then resumed) and the beta = 0 / no-unlabeled ablation.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { captionNoiseFlags, captionNoiseOverrides } from '../../src/cli/caption_noise.js';
@@ -468,4 +468,51 @@ test('pretrain diffusion: with no state in --work, it warm-restarts from the --o
   assert.equal(resumed.code, 0, resumed.stderr);
   assert.doesNotMatch(resumed.stderr, /warm restart/);
   assert.match(resumed.stdout, /stopped at step 4\/4/);
+});
+
+test('pretrain diffusion --init: starts from the UNet of another checkpoint at step 0, on another --clip', async () => {
+  const from = join(dir, 'warm-base');
+  if (!existsSync(join(from, 'config.json'))) {
+    const made = await runCli([
+      'pretrain',
+      'diffusion',
+      '--clip',
+      resolve('checkpoints/world/clip'),
+      '--out',
+      from,
+      '--work',
+      join(dir, 'init-src'),
+      '--batch',
+      '2',
+      '--background-mention-prob',
+      '0.2',
+      '--sampler-steps',
+      '2',
+      '--steps',
+      '2',
+    ]);
+    assert.equal(made.code, 0, made.stderr);
+  }
+  const out = join(dir, 'init-out');
+  // another text encoder of the world UNet's width: a copy of the shipped CLIP in another folder
+  const clip2 = join(dir, 'clip2');
+  cpSync(resolve('checkpoints/world/clip'), clip2, { recursive: true });
+  const args = ['pretrain', 'diffusion', '--init', from, '--clip', clip2, '--out', out, '--batch', '2'];
+  const same = await runCli([...args.slice(0, 6), '--out', from, '--steps', '1']);
+  assert.equal(same.code, 2);
+  assert.match(same.stderr, /--init and --out are the same folder/);
+  const missing = await runCli(['pretrain', 'diffusion', '--init', join(dir, 'nowhere'), '--out', out]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /--init .*nowhere/);
+  const r = await runCli([...args, '--work', join(dir, 'init-w'), '--steps', '1', '--sampler-steps', '2']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /starting from the weights of .*warm-base at step 0/);
+  const cfg = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as {
+    text_encoder: string;
+    trained: { steps: number; init: string; command: string };
+  };
+  assert.equal(cfg.trained.steps, 1);
+  assert.equal(cfg.trained.init, from);
+  assert.match(cfg.trained.command, /--init .*warm-base --clip /);
+  assert.equal(resolve(out, cfg.text_encoder), resolve(clip2));
 });
