@@ -24,6 +24,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { evalItems, evalSeed, table4Texts } from '../src/eval/eval_set.js';
+import { alignmentBySplit } from '../src/eval/evaluate.js';
+import type { ByCategory } from '../src/eval/metrics.js';
 import { finetune, type ModelSampleSource } from '../src/finetune/finetune.js';
 import { worldCorpusPairs } from '../src/finetune/run_finetune.js';
 import { imagesToTensor, tensorToImages } from '../src/models/images.js';
@@ -137,8 +139,8 @@ function buildData(): { images: RGBImage[]; prompts: string[]; weights: number[]
 
 interface Row {
   step: number;
-  seen: Record<string, number>;
-  unseen: Record<string, number>;
+  seen: ByCategory;
+  unseen: ByCategory;
   wellformed: number;
   /** over the count-stating images: mean |judged count - asked count| */
   countError: number;
@@ -158,42 +160,32 @@ function evaluate(unet: UNet2DConditionModel, step: number): Row {
   const t = pipe.generate(texts, { ...sampler, seeds, batchSize: num('batch') });
   const imgs = tensorToImages(t);
   t.dispose();
-  const acc: Record<string, { good: number; n: number }> = {};
+  const good: boolean[][] = items.map(() => []);
   let wf = 0;
   let cErr = 0;
   let cN = 0;
   imgs.forEach((img, i) => {
     const it = items[Math.floor(i / per)]!;
     const v = verdict(it.prompt, img);
-    for (const key of [`${it.split}/${it.category}`, `${it.split}/all`]) {
-      acc[key] ??= { good: 0, n: 0 };
-      acc[key].n++;
-      if (v.label === 'good') acc[key].good++;
-    }
+    good[it.index]!.push(v.label === 'good');
     if (isWellFormed(v.judgement)) wf++;
     if (it.prompt.count !== undefined) {
       cErr += Math.abs(v.judgement.count - it.prompt.count);
       cN++;
     }
   });
-  const split = (s: string) =>
-    Object.fromEntries(
-      Object.entries(acc)
-        .filter(([k]) => k.startsWith(`${s}/`))
-        .map(([k, v]) => [k.slice(s.length + 1), Number(((100 * v.good) / v.n).toFixed(1))]),
-    );
   return {
     step,
-    seen: split('seen'),
-    unseen: split('unseen'),
+    ...alignmentBySplit(items, good),
     wellformed: (100 * wf) / imgs.length,
     countError: cErr / cN,
   };
 }
 
 function show(r: Row): void {
-  const s = r.seen;
-  const u = r.unseen;
+  const pct = (x: number | null) => (x === null ? '-' : (100 * x).toFixed(1));
+  const s = Object.fromEntries(Object.entries(r.seen).map(([k, v]) => [k, pct(v)]));
+  const u = Object.fromEntries(Object.entries(r.unseen).map(([k, v]) => [k, pct(v)]));
   console.log(
     `| ${r.step} | ${s['all']} | ${s['count']} / ${s['color']} / ${s['background']} | ${u['all']} | ` +
       `${u['count']} / ${u['color']} / ${u['background']} | ${r.wellformed.toFixed(1)} | ${r.countError.toFixed(2)} |`,

@@ -20,7 +20,8 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { heldoutRenders } from '../src/eval/eval_set.js';
+import { evalItems, heldoutRenders, table4Texts } from '../src/eval/eval_set.js';
+import { alignmentBySplit } from '../src/eval/evaluate.js';
 import { frechetDistanceOfFeatures } from '../src/eval/frechet.js';
 import { runBaseModel } from '../src/finetune/run_finetune.js';
 import { tensorToImages } from '../src/models/images.js';
@@ -30,7 +31,6 @@ import { loadRewardFunction } from '../src/reward/reward_function.js';
 import { rewardHeldOutAccuracy } from '../src/reward/run_reward.js';
 import { candidateSeed, topK } from '../src/sampling/rejection.js';
 import { openRunDb } from '../src/sampling/run.js';
-import { type EvalPrompt, evalPrompts } from '../src/world/eval_prompts.js';
 import type { RGBImage } from '../src/world/image.js';
 import { isWellFormed, verdict } from '../src/world/verdict.js';
 
@@ -59,39 +59,26 @@ const batch = Number(values.batch);
 const device = values.device;
 const out = values.out ?? join(runDir, 'report', 'method_acceptance.json');
 const every = Number(values.every);
-const prompts = evalPrompts().filter((_, i) => i % every === 0);
+const prompts = evalItems(table4Texts(every));
 const report: Record<string, unknown> = { run: runDir, base: baseDir, reward: rewardDir, seed };
 const checks: { item: string; what: string; ok: boolean }[] = [];
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
-type Split = 'seen' | 'unseen';
-type Groups = Record<'color' | 'background' | 'count' | 'all', number>;
-
-/** Share of images the judge calls good, per split and group; images[i] belongs to prompts[i / per]. */
-function alignment(
-  images: readonly RGBImage[],
-  per: number,
-  list: readonly EvalPrompt[] = prompts,
-): Record<Split, Groups> {
-  const acc: Record<string, { good: number; n: number }> = {};
-  images.forEach((img, i) => {
-    const p = list[Math.floor(i / per)]!;
-    const good = verdict(p.prompt, img).label === 'good' ? 1 : 0;
-    for (const key of [`${p.split}.${p.group}`, `${p.split}.all`]) {
-      acc[key] ??= { good: 0, n: 0 };
-      acc[key].good += good;
-      acc[key].n++;
-    }
-  });
-  const get = (k: string) => (acc[k] ? acc[k].good / acc[k].n : Number.NaN);
-  const groups = (s: Split): Groups => ({
-    color: get(`${s}.color`),
-    background: get(`${s}.background`),
-    count: get(`${s}.count`),
-    all: get(`${s}.all`),
-  });
-  return { seen: groups('seen'), unseen: groups('unseen') };
+/**
+ * Share of images the judge calls good per split and category, as the evaluation scores it
+ * (`alignmentBySplit`); images[i] belongs to prompts[i / per]. `all` is never null here: every
+ * split this bench scores holds images.
+ */
+function alignment(images: readonly RGBImage[], per: number) {
+  const good = prompts.map((p, i) =>
+    images.slice(i * per, (i + 1) * per).map((img) => verdict(p.prompt, img).label === 'good'),
+  );
+  const a = alignmentBySplit(prompts, good);
+  return {
+    seen: { ...a.seen, all: a.seen.all ?? Number.NaN },
+    unseen: { ...a.unseen, all: a.unseen.all ?? Number.NaN },
+  };
 }
 
 function generateAll(pipe: LoadedPipeline, texts: string[], seeds: number[]): RGBImage[] {
@@ -202,7 +189,8 @@ if (items.has('3')) {
   const K = 4;
   const texts = prompts.flatMap((p) => new Array<string>(K).fill(p.text));
   const seeds = prompts.flatMap((_, i) => Array.from({ length: K }, (_, k) => seed + 1_000_000 + i * K + k));
-  const results: Record<string, { alignment: Record<Split, Groups>; wellformed: number; fd: number }> = {};
+  const results: Record<string, { alignment: ReturnType<typeof alignment>; wellformed: number; fd: number }> =
+    {};
   for (const [name, dir] of Object.entries(dirs)) {
     log(` ${name} (${dir})`);
     const pipe = loadPipeline(dir, { device });
