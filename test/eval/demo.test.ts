@@ -46,18 +46,33 @@ const demo = (extra: string[] = []) =>
     timeoutMs: (shipped ? SMOKE_LIMIT_S + 60 : 120) * 1000,
   });
 
-test('demo --preset smoke: stopped after the reward model, then resumed to the report', async (t) => {
+/**
+ * The fixture every test below reads: one smoke demo, stopped after the reward model and resumed to
+ * the report, made here rather than by the first test, so that any test can run on its own
+ * (`--test-name-pattern`). The first test checks how the two calls went.
+ */
+let first: Awaited<ReturnType<typeof demo>>;
+let afterReward: { rewardMetrics: boolean; samples: boolean };
+let second: Awaited<ReturnType<typeof demo>>;
+before(async () => {
   const t0 = performance.now();
-  const first = await demo(['--until', 'reward']);
+  first = await demo(['--until', 'reward']);
+  afterReward = {
+    rewardMetrics: existsSync(join(run, 'models', 'reward', 'metrics.json')),
+    samples: existsSync(join(run, 'samples')),
+  };
+  second = first.code === 0 ? await demo() : first;
+  demoSeconds = (performance.now() - t0) / 1000;
+});
+
+test('demo --preset smoke: stopped after the reward model, then resumed to the report', async (t) => {
   assert.equal(first.code, 0, first.stderr);
   for (const [i, stage] of ['feedback', 'labels', 'reward'].entries())
     assert.match(first.stderr, new RegExp(`demo \\[${i + 1}/9\\] ${stage}: `));
   assert.doesNotMatch(first.stderr, /demo \[4\/9\]/);
-  assert.ok(existsSync(join(run, 'models', 'reward', 'metrics.json')));
-  assert.ok(!existsSync(join(run, 'samples')));
+  assert.ok(afterReward.rewardMetrics);
+  assert.ok(!afterReward.samples);
 
-  const second = await demo();
-  demoSeconds = (performance.now() - t0) / 1000;
   assert.equal(second.code, 0, second.stderr);
   for (const stage of ['feedback', 'labels', 'reward'])
     assert.match(second.stderr, new RegExp(`\\] ${stage}: .*: complete, skipped`));
