@@ -323,17 +323,23 @@ export function formatSummary(m: MetricsJson): string {
   }
   if (m.reward_model) {
     const cats = ['count', 'color', 'background', 'combination', 'all'] as const;
+    const rm = m.reward_model;
+    const row = (label: string, a: Record<(typeof cats)[number], number | null>) =>
+      `${label.padEnd(18)} ${cats.map((c) => pct(a[c]).padStart(11)).join(' ')}`;
+    const ablation = (rows: readonly { fraction: number; accuracy: number | null }[]) =>
+      rows.map((r) => `${(100 * r.fraction).toFixed(0)}% -> ${pct(r.accuracy)}`).join(', ');
     lines.push('', `${'held-out accuracy'.padEnd(18)} ${cats.map((c) => c.padStart(11)).join(' ')}`);
-    lines.push(
-      `${'reward model'.padEnd(18)} ${cats.map((c) => pct(m.reward_model!.accuracy[c]).padStart(11)).join(' ')}`,
-    );
-    lines.push(
-      `${'CLIP score'.padEnd(18)} ${cats.map((c) => pct(m.reward_model!.clip_score_accuracy[c]).padStart(11)).join(' ')}`,
-    );
-    if (m.reward_model.size_ablation.length)
-      lines.push(
-        `size ablation: ${m.reward_model.size_ablation.map((r) => `${(100 * r.fraction).toFixed(0)}% -> ${pct(r.accuracy)}`).join(', ')}`,
-      );
+    lines.push('by prompt (held-out prompts)');
+    lines.push(row('reward model', rm.accuracy));
+    lines.push(row('CLIP score', rm.clip_score_accuracy));
+    if (rm.protocols) {
+      lines.push('by image (held-out images of training prompts)');
+      lines.push(row('reward model', rm.protocols.images.accuracy));
+      lines.push(row('CLIP score', rm.protocols.images.clip_score_accuracy));
+    }
+    if (rm.size_ablation.length) lines.push(`size ablation, by prompt: ${ablation(rm.size_ablation)}`);
+    const byImage = rm.protocols?.images.size_ablation;
+    if (byImage?.length) lines.push(`size ablation, by image:  ${ablation(byImage)}`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -44,10 +44,23 @@ export interface PanelMetrics {
   fidelity: QuestionHistogram;
 }
 
+/** Held-out accuracy under one protocol (5-fold by prompt, or by image within each prompt). */
+export interface ProtocolMetrics {
+  accuracy: ByCategory;
+  clip_score_accuracy: ByCategory;
+  /** the human-data-size ablation under this protocol */
+  size_ablation?: { fraction: number; accuracy: number | null }[];
+}
+
+export const REWARD_PROTOCOLS = ['images', 'prompts'] as const;
+
 export interface RewardModelMetrics {
+  /** the `prompts` protocol's figures (held-out prompts), as before both protocols were reported */
   accuracy: ByCategory;
   clip_score_accuracy: ByCategory;
   size_ablation: { fraction: number; accuracy: number | null }[];
+  /** `images`: held-out images of training prompts (the paper's); `prompts`: held-out prompts */
+  protocols?: Record<(typeof REWARD_PROTOCOLS)[number], ProtocolMetrics>;
 }
 
 export interface MetricsJson {
@@ -161,30 +174,58 @@ export function metricsErrors(value: unknown, o: { complete?: boolean } = {}): s
   if (rm !== undefined) {
     if (!isObject(rm)) err('reward_model', 'expected an object');
     else {
-      keys('reward_model', rm, ['accuracy', 'clip_score_accuracy', 'size_ablation']);
+      keys('reward_model', rm, [
+        'accuracy',
+        'clip_score_accuracy',
+        'size_ablation',
+        ...(o.complete ? ['protocols'] : []),
+      ]);
       if ('accuracy' in rm) byCategory('reward_model.accuracy', rm['accuracy']);
       if ('clip_score_accuracy' in rm)
         byCategory('reward_model.clip_score_accuracy', rm['clip_score_accuracy']);
-      const sa = rm['size_ablation'];
-      if (!Array.isArray(sa)) {
-        if ('size_ablation' in rm) err('reward_model.size_ablation', 'expected an array');
-      } else {
-        for (const [i, e] of sa.entries()) {
-          const p = `reward_model.size_ablation[${i}]`;
-          if (!isObject(e)) {
-            err(p, 'expected {fraction, accuracy}');
-            continue;
+      ablation('reward_model.size_ablation', rm['size_ablation'], 'size_ablation' in rm);
+      const protocols = rm['protocols'];
+      if (protocols !== undefined) {
+        if (!isObject(protocols)) err('reward_model.protocols', 'expected {images, prompts}');
+        else {
+          keys('reward_model.protocols', protocols, REWARD_PROTOCOLS);
+          for (const name of REWARD_PROTOCOLS) {
+            const pr = protocols[name];
+            const at = `reward_model.protocols.${name}`;
+            if (pr === undefined) continue;
+            if (!isObject(pr)) {
+              err(at, 'expected {accuracy, clip_score_accuracy}');
+              continue;
+            }
+            keys(at, pr, ['accuracy', 'clip_score_accuracy']);
+            if ('accuracy' in pr) byCategory(`${at}.accuracy`, pr['accuracy']);
+            if ('clip_score_accuracy' in pr)
+              byCategory(`${at}.clip_score_accuracy`, pr['clip_score_accuracy']);
+            if ('size_ablation' in pr) ablation(`${at}.size_ablation`, pr['size_ablation'], true);
           }
-          if (typeof e['fraction'] !== 'number' || !(e['fraction'] > 0 && e['fraction'] <= 1))
-            err(`${p}.fraction`, `expected a number in (0, 1], got ${JSON.stringify(e['fraction'])}`);
-          share(`${p}.accuracy`, e['accuracy'], true);
-        }
-        if (o.complete) {
-          const fr = sa.map((e) => (isObject(e) ? e['fraction'] : null));
-          for (const f of ABLATION_FRACTIONS)
-            if (!fr.includes(f)) err('reward_model.size_ablation', `no entry for fraction ${f}`);
         }
       }
+    }
+  }
+
+  function ablation(at: string, sa: unknown, present: boolean): void {
+    if (!Array.isArray(sa)) {
+      if (present) err(at, 'expected an array');
+      return;
+    }
+    for (const [i, e] of sa.entries()) {
+      const p = `${at}[${i}]`;
+      if (!isObject(e)) {
+        err(p, 'expected {fraction, accuracy}');
+        continue;
+      }
+      if (typeof e['fraction'] !== 'number' || !(e['fraction'] > 0 && e['fraction'] <= 1))
+        err(`${p}.fraction`, `expected a number in (0, 1], got ${JSON.stringify(e['fraction'])}`);
+      share(`${p}.accuracy`, e['accuracy'], true);
+    }
+    if (o.complete) {
+      const fr = sa.map((e) => (isObject(e) ? e['fraction'] : null));
+      for (const f of ABLATION_FRACTIONS) if (!fr.includes(f)) err(at, `no entry for fraction ${f}`);
     }
   }
 

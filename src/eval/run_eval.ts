@@ -42,17 +42,20 @@ export async function runEvaluation(
     if (labels.length === 0)
       log(`evaluate: ${o.labeled.runDir} holds no labels; the reward-model section is left out`);
     else {
-      log('evaluate: reward model vs CLIP score on held-out labels (5-fold cross-validation by prompt)');
+      log(
+        'evaluate: reward model vs CLIP score on held-out labels (5-fold cross-validation by prompt, then by image)',
+      );
       rewardModel = await evaluateRewardModel({
         runDir: o.labeled.runDir,
         db: o.labeled.db,
         rewardDir: o.rewardDir,
         fractions: o.ablationFractions,
         device: o.device,
-        onFold: (fold, folds) => log(`evaluate: cross-validation fold ${fold}/${folds}`),
-        onAblation: (fraction, accuracy) =>
+        onFold: (fold, folds, protocol) =>
+          log(`evaluate: cross-validation by ${protocol.slice(0, -1)}, fold ${fold}/${folds}`),
+        onAblation: (fraction, accuracy, protocol) =>
           log(
-            `evaluate: size ablation: ${(100 * fraction).toFixed(0)}% of the labels -> held-out accuracy ${(100 * accuracy).toFixed(1)}%`,
+            `evaluate: size ablation (by ${protocol.slice(0, -1)}): ${(100 * fraction).toFixed(0)}% of the labels -> held-out accuracy ${(100 * accuracy).toFixed(1)}%`,
           ),
       });
     }

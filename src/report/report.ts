@@ -201,14 +201,20 @@ export async function writeReport(o: {
   if (rm) {
     sections.push(
       '<section id="reward-section"><h2>Reward model (paper Figure 5 and the data-size ablation)</h2>',
-      '<p>Held-out accuracy of predicting each human (simulated) label, 5-fold cross-validated by prompt: every label is predicted by a reward model that never saw its prompt. The CLIP score uses one threshold per category chosen on the same training folds.</p>',
+      "<p>Held-out accuracy of predicting each human (simulated) label, 5-fold cross-validated under two protocols: by prompt (every label is predicted by a reward model that never saw its prompt) and, where measured, by image within each prompt (held-out images of training prompts, the paper's protocol). The CLIP score uses one threshold per category chosen on the same training folds.</p>",
       table(
         'reward-accuracy',
         'Held-out accuracy per category',
         ['predictor', ...METRIC_CATEGORIES],
         [
-          ['reward model', ...categoryCells(rm.accuracy)],
-          ['CLIP score', ...categoryCells(rm.clip_score_accuracy)],
+          ['reward model, held-out prompts', ...categoryCells(rm.accuracy)],
+          ['CLIP score, held-out prompts', ...categoryCells(rm.clip_score_accuracy)],
+          ...(rm.protocols
+            ? [
+                ['reward model, held-out images', ...categoryCells(rm.protocols.images.accuracy)],
+                ['CLIP score, held-out images', ...categoryCells(rm.protocols.images.clip_score_accuracy)],
+              ]
+            : []),
         ],
       ),
       await plot(
@@ -219,14 +225,20 @@ export async function writeReport(o: {
       table(
         'size-ablation',
         'Reward model trained on a share of the training labels',
-        ['share of labels', ...METRIC_CATEGORIES],
+        [
+          'share of labels',
+          ...METRIC_CATEGORIES,
+          ...(rm.protocols?.images.size_ablation ? ['all, held-out images'] : []),
+        ],
         rm.size_ablation.map((r) => {
           const byCat = d.reward_ablation.find((x) => x.fraction === r.fraction)?.accuracy;
+          const images = rm.protocols?.images.size_ablation;
           return [
             pct(r.fraction),
             ...(byCat
               ? categoryCells(byCat)
               : [...METRIC_CATEGORIES.slice(0, 4).map(() => '—'), pct(r.accuracy)]),
+            ...(images ? [pct(images.find((x) => x.fraction === r.fraction)?.accuracy ?? null)] : []),
           ];
         }),
       ),

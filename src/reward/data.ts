@@ -93,6 +93,36 @@ export function promptFolds(
 }
 
 /**
+ * The two held-out protocols of the reward model (DESIGN.md, "Reward evaluation protocols"):
+ *  - `prompts`: folds by prompt, a label is predicted by a model that never saw its prompt;
+ *  - `images`: folds by image within each prompt, the paper's "unseen images of seen prompts" (a
+ *    prompt with a single image, such as the quick preset's combination prompts, is unseen either way).
+ */
+export const CV_PROTOCOLS = ['prompts', 'images'] as const;
+export type CvProtocol = (typeof CV_PROTOCOLS)[number];
+
+/**
+ * K-fold assignment by image within each prompt: each prompt's images (by id) are shuffled with
+ * `seed` and dealt to the folds from a seeded starting fold, so every fold holds about 1/k of every
+ * prompt's images; imageId -> fold in [0, k).
+ */
+export function imageFolds(examples: readonly RewardExample[], k: number, seed: number): Map<number, number> {
+  if (!(Number.isInteger(k) && k >= 2)) throw new Error(`folds must be an integer >= 2, got ${k}`);
+  const byPrompt = new Map<string, number[]>();
+  for (const e of examples) byPrompt.set(e.prompt, [...(byPrompt.get(e.prompt) ?? []), e.imageId]);
+  const fold = new Map<number, number>();
+  for (const prompt of [...byPrompt.keys()].sort()) {
+    const rng = new Rng(hashSeed(seed, 'image-folds', prompt));
+    const ids = rng.shuffle([...byPrompt.get(prompt)!].sort((a, b) => a - b));
+    const start = Math.floor(rng.float() * k);
+    ids.forEach((id, i) => {
+      fold.set(id, (start + i) % k);
+    });
+  }
+  return fold;
+}
+
+/**
  * A seeded subset holding `fraction` of the examples (at least one), drawn per category so the mix is
  * kept: the human-data-size ablation trains on 10 / 25 / 50 / 100 % of the training labels.
  */

@@ -14,7 +14,9 @@ import { noGrad, tidy } from '../torch/index.js';
 import { readPng } from '../world/png.js';
 import { type RewardConfig, rewardConfig } from './config.js';
 import {
+  type CvProtocol,
   examplesFromLabels,
+  imageFolds,
   promptFolds,
   type RewardExample,
   splitByPrompt,
@@ -249,6 +251,8 @@ export interface CrossValidation {
   /** CLIP score with per-category thresholds chosen on each fold's training part */
   clip_score: CategoryAccuracy;
   folds: number;
+  /** how the folds are cut: by prompt (held-out prompts) or by image within each prompt */
+  protocol: CvProtocol;
   /** labeled images predicted (all of them) and the share of each fold's training part used */
   images: number;
   fraction: number;
@@ -261,6 +265,9 @@ export interface CrossValidation {
  * the CLIP-score baseline picks its per-category thresholds on the same training part. With a few
  * dozen prompts per category, one 20% split holds out 4 to 11 prompts, and its accuracy moves by
  * tens of points with the split seed; the cross-validated figure holds out every prompt once.
+ * `protocol: 'images'` cuts the folds by image within each prompt instead (the paper's "unseen images
+ * of seen prompts"); its held-out prompts are then training prompts too, and may be drawn as
+ * perturbed prompts.
  */
 export async function crossValidateReward(o: {
   runDir: string;
@@ -269,6 +276,7 @@ export async function crossValidateReward(o: {
   config?: Partial<RewardConfig>;
   folds?: number;
   fraction?: number;
+  protocol?: CvProtocol;
   embeddings?: RunEmbeddings;
   onFold?: (fold: number, folds: number) => void;
 }): Promise<CrossValidation> {
@@ -280,17 +288,20 @@ export async function crossValidateReward(o: {
     throw new Error(
       `${o.runDir}: no labeled images (run \`t2i-align feedback simulate\` or label them first)`,
     );
-  const fold = promptFolds(examples, k, c.seed);
+  const protocol = o.protocol ?? 'prompts';
+  const byPrompt = protocol === 'prompts' ? promptFolds(examples, k, c.seed) : null;
+  const byImage = protocol === 'images' ? imageFolds(examples, k, c.seed) : null;
+  const foldOf = (e: RewardExample) => (byPrompt ? byPrompt.get(e.prompt) : byImage!.get(e.imageId));
   const emb = o.embeddings ?? RunEmbeddings.open(o.runDir, o.clipDir, { device: c.device });
   const reward = new Float32Array(examples.length).fill(Number.NaN);
   const clip = new Float32Array(examples.length).fill(Number.NaN);
   try {
     emb.ensureImages(examples.map((e) => e.imagePath));
     for (let f = 0; f < k; f++) {
-      const heldIdx = examples.flatMap((e, i) => (fold.get(e.prompt) === f ? [i] : []));
+      const heldIdx = examples.flatMap((e, i) => (foldOf(e) === f ? [i] : []));
       const held = heldIdx.map((i) => examples[i]!);
       const train = subsampleExamples(
-        examples.filter((e) => fold.get(e.prompt) !== f),
+        examples.filter((e) => foldOf(e) !== f),
         fraction,
         c.seed,
       );
@@ -302,7 +313,7 @@ export async function crossValidateReward(o: {
           texts: emb.texts,
           config: c,
           evalEvery: c.epochs,
-          heldOutPrompts: new Set(held.map((e) => e.prompt)),
+          ...(protocol === 'prompts' ? { heldOutPrompts: new Set(held.map((e) => e.prompt)) } : {}),
         });
         const r = scoreExamples(model, heldSplit, emb.texts);
         const thresholds = categoryThresholds(train, clipScores(trainSplit, emb.texts));
@@ -329,6 +340,7 @@ export async function crossValidateReward(o: {
     reward: labelAccuracy(ex, pick(reward)),
     clip_score: labelAccuracy(ex, pick(clip)),
     folds: k,
+    protocol,
     images: ex.length,
     fraction,
   };
@@ -344,6 +356,8 @@ export async function rewardHeldOutAccuracy(o: {
   rewardDir: string;
   folds?: number;
   device?: string;
+  protocol?: CvProtocol;
+  embeddings?: RunEmbeddings;
   onFold?: (fold: number, folds: number) => void;
 }): Promise<CrossValidation> {
   const cfg = readRewardConfig(o.rewardDir);
@@ -353,6 +367,8 @@ export async function rewardHeldOutAccuracy(o: {
     clipDir: rewardClipDir(o.rewardDir, cfg),
     config: { ...(cfg.train ?? {}), device: o.device ?? 'cpu' },
     folds: o.folds,
+    ...(o.protocol ? { protocol: o.protocol } : {}),
+    ...(o.embeddings ? { embeddings: o.embeddings } : {}),
     onFold: o.onFold,
   });
 }
@@ -368,10 +384,13 @@ export async function rewardSizeAblation(o: {
   config?: Partial<RewardConfig>;
   fractions?: readonly number[];
   folds?: number;
+  protocol?: CvProtocol;
+  /** an open embedding cache to share (left open); by default the run's is opened and closed here */
+  embeddings?: RunEmbeddings;
   onResult?: (r: { fraction: number; accuracy: CategoryAccuracy }) => void;
 }): Promise<{ fraction: number; accuracy: number; by_category: CategoryAccuracy }[]> {
   const c = rewardConfig(o.config);
-  const emb = RunEmbeddings.open(o.runDir, o.clipDir, { device: c.device });
+  const emb = o.embeddings ?? RunEmbeddings.open(o.runDir, o.clipDir, { device: c.device });
   const out: { fraction: number; accuracy: number; by_category: CategoryAccuracy }[] = [];
   try {
     for (const fraction of o.fractions ?? [0.1, 0.25, 0.5, 1]) {
@@ -380,7 +399,7 @@ export async function rewardSizeAblation(o: {
       o.onResult?.({ fraction, accuracy: cv.reward });
     }
   } finally {
-    emb.dispose();
+    if (!o.embeddings) emb.dispose();
   }
   return out;
 }

@@ -30,6 +30,18 @@ function complete(): MetricsJson {
       accuracy: cats(0.9),
       clip_score_accuracy: { ...cats(0.7), background: null },
       size_ablation: [0.1, 0.25, 0.5, 1].map((fraction) => ({ fraction, accuracy: 0.8 })),
+      protocols: {
+        images: {
+          accuracy: cats(0.92),
+          clip_score_accuracy: cats(0.75),
+          size_ablation: [0.1, 0.25, 0.5, 1].map((fraction) => ({ fraction, accuracy: 0.85 })),
+        },
+        prompts: {
+          accuracy: cats(0.9),
+          clip_score_accuracy: { ...cats(0.7), background: null },
+          size_ablation: [0.1, 0.25, 0.5, 1].map((fraction) => ({ fraction, accuracy: 0.8 })),
+        },
+      },
     },
     panel: Object.fromEntries(
       PAPER_PANELS.map((p) => [
@@ -105,6 +117,26 @@ test('each mistake is named by its path', () => {
       /no entry for fraction 0\.1/,
     ],
     ['missing reward section', (m) => delete m.reward_model, /metrics: missing "reward_model"/],
+    [
+      'missing protocol',
+      (m) => delete (m.reward_model!.protocols as Partial<Record<string, unknown>>)['images'],
+      /reward_model\.protocols: missing "images"/,
+    ],
+    [
+      'protocol accuracy out of range',
+      (m) => (m.reward_model!.protocols!.images.accuracy.count = 1.5),
+      /reward_model\.protocols\.images\.accuracy\.count: expected a number in \[0, 1\]/,
+    ],
+    [
+      'protocol ablation without a fraction',
+      (m) => m.reward_model!.protocols!.images.size_ablation!.splice(0, 1),
+      /reward_model\.protocols\.images\.size_ablation: no entry for fraction 0\.1/,
+    ],
+    [
+      'no protocols in a complete file',
+      (m) => delete m.reward_model!.protocols,
+      /reward_model: missing "protocols"/,
+    ],
     ['empty preset', (m) => (m.preset = ''), /preset: expected a non-empty string/],
   ];
   for (const [what, change, pattern] of cases) {

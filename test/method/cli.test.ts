@@ -314,6 +314,21 @@ test('the library behind the commands: held-out accuracy of the saved reward mod
     );
     // 100% of the labels with the saved config is the same cross-validation: seeded, so equal
     assert.deepEqual(ablation[1]!.by_category, held.reward);
+    // the images protocol: every labeled image predicted once too, by other folds than the prompts'
+    const byImage = await rewardHeldOutAccuracy({ runDir: run, db, rewardDir, protocol: 'images' });
+    assert.equal(byImage.protocol, 'images');
+    assert.equal(held.protocol, 'prompts');
+    assert.equal(byImage.images, labeled.length);
+    for (const v of Object.values(byImage.reward)) assert.ok(v >= 0 && v <= 1);
+    const ablationByImage = await rewardSizeAblation({
+      runDir: run,
+      db,
+      clipDir: ckpt.clipDir,
+      config: metrics.config,
+      fractions: [1],
+      protocol: 'images',
+    });
+    assert.deepEqual(ablationByImage[0]!.by_category, byImage.reward);
     const human = await buildModelData(db, { rewardName: 'reward', useUnlabeled: false, weights: 'human' });
     const labels = examplesFromLabels(await db.listLabels({ purpose: 'feedback' }));
     const y = new Map(labels.map((e) => [e.imageId, e.y]));

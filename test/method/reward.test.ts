@@ -8,6 +8,7 @@ import type { LabelInfo } from '../../src/feedback/types.js';
 import { REWARD_FEATURES, type RewardFeatures } from '../../src/reward/config.js';
 import {
   examplesFromLabels,
+  imageFolds,
   promptFolds,
   type RewardExample,
   splitByPrompt,
@@ -187,6 +188,21 @@ test('the split is by prompt (no prompt on both sides), stratified, seeded; subs
     assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 1, `${c}: ${sizes}`);
   }
   assert.throws(() => promptFolds(examples, 1, 0), /folds must be an integer >= 2/);
+  // 5 folds by image: every image in one fold, each prompt's images spread over the folds
+  const byImage = imageFolds(examples, 5, 0);
+  assert.equal(byImage.size, examples.length);
+  assert.deepEqual(imageFolds(examples, 5, 0), byImage, 'seeded');
+  for (const p of new Set(examples.map((e) => e.prompt))) {
+    const sizes = [0, 0, 0, 0, 0];
+    for (const e of examples.filter((x) => x.prompt === p)) sizes[byImage.get(e.imageId)!]!++;
+    assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 1, `${p}: ${sizes}`);
+  }
+  // single-image prompts (quick's combination) land in every fold, not all in one
+  const singles = [0, 0, 0, 0, 0];
+  const combos = examples.filter((x) => x.category === 'combination');
+  for (const e of combos) singles[byImage.get(e.imageId)!]!++;
+  assert.ok(Math.min(...singles) > 0.15 * combos.length, `${singles}`);
+  assert.throws(() => imageFolds(examples, 1, 0), /folds must be an integer >= 2/);
   const tenth = subsampleExamples(a.train, 0.1, 0);
   assert.ok(Math.abs(tenth.length - 0.1 * a.train.length) <= 4, `${tenth.length} of ${a.train.length}`);
   assert.equal(new Set(tenth.map((e) => e.category)).size, 4);
