@@ -1,6 +1,7 @@
 /**
  * `npm run bench:reward -- --run runs/quick [--clip DIR] [--configs FILE.json | --config JSON]
- * [--fractions 0.1,0.5,1]`: 5-fold cross-validation by prompt (crossValidateReward, docs/method.md) of
+ * [--fractions 0.1,0.5,1] [--protocol prompts|images]`: 5-fold cross-validation by prompt, or by image
+ * within each prompt with `--protocol images` (crossValidateReward, docs/method.md), of
  * one or more reward configs on a labeled run, beside the CLIP-score baseline on the same folds. Each
  * config is a partial RewardConfig ({"features": "concat_cos", "lambda": 0.3}); the default is one run
  * of the defaults. `--fractions` trains each fold on those fractions of its training images (the size
@@ -14,6 +15,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { runBaseTextEncoder } from '../src/finetune/run_finetune.js';
 import { type RewardConfig, rewardConfig } from '../src/reward/config.js';
+import { CV_PROTOCOLS, type CvProtocol } from '../src/reward/data.js';
 import type { CategoryAccuracy } from '../src/reward/metrics.js';
 import { crossValidateReward, RunEmbeddings } from '../src/reward/run_reward.js';
 import { openRunDb } from '../src/sampling/run.js';
@@ -26,6 +28,7 @@ const { values } = parseArgs({
     configs: { type: 'string' },
     folds: { type: 'string', default: '5' },
     fractions: { type: 'string', default: '1' },
+    protocol: { type: 'string', default: 'prompts' },
   },
 });
 function fail(message: string): never {
@@ -54,6 +57,9 @@ if (fractions.some((f) => !(f > 0 && f <= 1)))
   fail(`--fractions: each must be in (0, 1], got "${values.fractions}"`);
 // the baseline's thresholds are fit on the training images too: report the largest share's
 const largest = Math.max(...fractions);
+const protocol = values.protocol as CvProtocol;
+if (!(CV_PROTOCOLS as readonly string[]).includes(protocol))
+  fail(`--protocol: expected ${CV_PROTOCOLS.join(' or ')}, got "${values.protocol}"`);
 const fmt = (a: CategoryAccuracy) =>
   (['count', 'color', 'background', 'combination', 'all'] as const)
     .map((k) => `${(100 * a[k]).toFixed(1)}`)
@@ -61,7 +67,7 @@ const fmt = (a: CategoryAccuracy) =>
 const db = await openRunDb(runDir);
 try {
   console.log(
-    `${runDir}, CLIP ${clipDir}, ${folds}-fold by prompt; count / color / background / combination / all`,
+    `${runDir}, CLIP ${clipDir}, ${folds}-fold by ${protocol.slice(0, -1)}; count / color / background / combination / all`,
   );
   let baseline = '';
   for (const config of configs) {
@@ -70,7 +76,16 @@ try {
     try {
       for (const fraction of fractions) {
         const t0 = performance.now();
-        const cv = await crossValidateReward({ runDir, db, clipDir, config, folds, fraction, embeddings });
+        const cv = await crossValidateReward({
+          runDir,
+          db,
+          clipDir,
+          config,
+          folds,
+          fraction,
+          protocol,
+          embeddings,
+        });
         if (fraction === largest) baseline = fmt(cv.clip_score);
         const share = fraction === 1 ? '' : `, ${fraction} of each fold's training images`;
         console.log(
