@@ -8,14 +8,15 @@
  *    prompt grammar and its caption noise can produce; an unknown word is an error naming the word,
  *    never dropped. The vocabulary travels with the model in the checkpoint's `vocab.json` (same shape
  *    as CLIP's: {"token": id}), so a checkpoint folder is self-contained.
- *  - The CLIP BPE tokenizer of openai/clip-vit-large-patch14 (a later issue), built from that model's
- *    `vocab.json` + `merges.txt`; `loadTokenizer` says where it plugs in.
+ *  - `ClipBpeTokenizer` (bpe_tokenizer.ts): the CLIP BPE tokenizer of openai/clip-vit-large-patch14 and
+ *    Stable Diffusion v1.5, built from that model's `vocab.json` + `merges.txt`.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromTypedArray, type Tensor } from '../torch/index.js';
 import { CAPTION_WORDS } from '../world/corpus.js';
 import { BACKGROUND_PHRASES, BACKGROUNDS, COLORS, COUNT_WORDS, OBJECTS, plural } from '../world/vocab.js';
+import { ClipBpeTokenizer, MERGES_FILE } from './bpe_tokenizer.js';
 import { CheckpointError, readCheckpointJson } from './checkpoint.js';
 
 /** CLIP's special tokens (the BPE vocabulary's ids 49406 and 49407). */
@@ -225,21 +226,17 @@ export function worldTokenizer(extraWords: Iterable<string> = []): WorldTokenize
 
 /**
  * The tokenizer stored in a checkpoint folder: `vocab.json` alone is a WorldTokenizer; a folder with
- * `merges.txt` holds CLIP's BPE tokenizer, which a later issue implements. It will:
- *  - read `vocab.json` ({"token</w>": id, ...}, 49408 entries) and `merges.txt` (first line a
- *    version comment, then one merge "a b" per line, in priority order) from a tokenizer folder;
- *  - clean the text (whitespace collapsed, as CLIPTokenizer's basic cleaning), lowercase it, split it with
- *    CLIP's regex (`<|startoftext|>|<|endoftext|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+`),
- *    map each piece's UTF-8 bytes to CLIP's byte-to-unicode alphabet and apply the merges, marking word
- *    ends with `</w>`;
- *  - use bos 49406, eos 49407 and pad 49407 (SD v1.5's tokenizer), maxLength 77, and truncate longer
- *    prompts to 76 tokens + eos as CLIPTokenizer(truncation=True) does.
+ * `merges.txt` holds CLIP's BPE tokenizer (bpe_tokenizer.ts: byte-level BPE with CLIP's text cleaning and
+ * regex, bos/eos, padding with the end token and truncation to 77 tokens).
  */
 export function loadTokenizer(dir: string): Tokenizer {
-  if (existsSync(join(dir, 'merges.txt'))) {
-    throw new TokenizerError(
-      `${dir}: holds a CLIP BPE tokenizer (merges.txt); only the world tokenizer is available in this version`,
-    );
+  if (existsSync(join(dir, MERGES_FILE))) {
+    try {
+      return ClipBpeTokenizer.fromFolder(dir);
+    } catch (e) {
+      if (e instanceof TokenizerError) throw new CheckpointError(e.message);
+      throw e;
+    }
   }
   const raw = readCheckpointJson(dir, VOCAB_FILE);
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw))

@@ -1,9 +1,19 @@
-/** The word-level world tokenizer: CLIP's layout, the world's whole vocabulary, errors that name the word. */
+/**
+ * The word-level world tokenizer (CLIP's layout, the world's whole vocabulary, errors that name the word)
+ * and CLIP's BPE tokenizer against an independent Python reference (golden/bpe_ref.py).
+ */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { describe, it, test } from 'node:test';
+import {
+  bytesToUnicode,
+  ClipBpeTokenizer,
+  formatMerges,
+  parseMerges,
+  trainBpe,
+} from '../../src/models/bpe_tokenizer.js';
 import { CheckpointError } from '../../src/models/checkpoint.js';
 import {
   CLIP_MAX_LENGTH,
@@ -115,6 +125,65 @@ test('vocab.json round trip through a checkpoint folder; bad vocabularies are er
     () => new WorldTokenizer({ 'two words': 0, [START_OF_TEXT]: 1, [END_OF_TEXT]: 2 }),
     /not a single lowercase word/,
   );
+  // with merges.txt beside it, the folder holds CLIP's BPE tokenizer
   writeFileSync(join(dir, 'merges.txt'), '#version: 0.2\n');
-  assert.throws(() => loadTokenizer(dir), /CLIP BPE tokenizer/);
+  assert.ok(loadTokenizer(dir) instanceof ClipBpeTokenizer);
+});
+
+describe('CLIP BPE tokenizer', () => {
+  const golden = join('test', 'models', 'golden');
+  const strings = JSON.parse(readFileSync(join(golden, 'bpe_strings.json'), 'utf8')) as string[];
+  const expected = JSON.parse(readFileSync(join(golden, 'bpe_tiny_ids.json'), 'utf8')) as number[][];
+
+  it('matches the independent Python reference on every golden string', () => {
+    // bpe_ref.py implements OpenAI's simple_tokenizer on the same vocab.json + merges.txt
+    const tok = loadTokenizer(join(golden, 'bpe_tiny'));
+    assert.ok(tok instanceof ClipBpeTokenizer);
+    assert.ok(strings.length >= 200);
+    strings.forEach((s, i) => {
+      assert.deepEqual(tok.encode(s), expected[i], JSON.stringify(s));
+    });
+    // the batch form holds the same rows, and 'longest' cuts only padding
+    const batch = tok.encodeBatch(strings.slice(0, 8), { length: 'longest' });
+    const rows = batch.toArray();
+    const L = batch.size(1);
+    for (let i = 0; i < 8; i++)
+      assert.deepEqual(rows.slice(i * L, (i + 1) * L), expected[i]!.slice(0, L), JSON.stringify(strings[i]));
+  });
+
+  it('lays out bos, tokens, eos and end-token padding; truncates to 77', () => {
+    const tok = ClipBpeTokenizer.fromFolder(join(golden, 'bpe_tiny'));
+    const ids = tok.encode('Two dogs.');
+    assert.equal(ids.length, 77);
+    assert.equal(ids[0], tok.bosTokenId);
+    const end = ids.indexOf(tok.eosTokenId);
+    assert.ok(end > 1);
+    assert.ok(ids.slice(end).every((x) => x === tok.padTokenId));
+    assert.equal(tok.decode(ids), 'two dogs .');
+    const long = tok.encode('word '.repeat(200));
+    assert.equal(long.length, 77);
+    assert.equal(long[76], tok.eosTokenId);
+    assert.notEqual(long[75], tok.eosTokenId);
+    assert.deepEqual(bytesToUnicode().length, 256);
+    assert.equal(new Set(bytesToUnicode()).size, 256);
+  });
+
+  it('learns merges reproducibly, and names a broken folder', () => {
+    const a = trainBpe(['the cat the hat the'], 5);
+    assert.deepEqual(a, trainBpe(['the cat the hat the'], 5));
+    // 'h e</w>' and 't h' both occur 3 times: the tie goes to the smaller text
+    assert.deepEqual(a.merges[0], ['h', 'e</w>']);
+    assert.equal(Object.keys(a.vocab).length, 512 + 5 + 2);
+    assert.deepEqual(parseMerges(formatMerges(a.merges)), a.merges);
+    assert.throws(() => parseMerges('#version: 0.2\na b c\n'), /merges\.txt:2: expected "a b"/);
+    const dir = mkdtempSync(join(tmpdir(), 't2i-bpe-'));
+    try {
+      writeFileSync(join(dir, 'merges.txt'), '#version: 0.2\n');
+      assert.throws(() => loadTokenizer(dir), /vocab\.json: missing/);
+      writeFileSync(join(dir, 'vocab.json'), '{"a": 0}');
+      assert.throws(() => loadTokenizer(dir), /has no "<\|startoftext\|>" token/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
