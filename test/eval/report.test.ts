@@ -43,6 +43,24 @@ before(() => {
       accuracy: cats(0.9),
       clip_score_accuracy: cats(0.7),
       size_ablation: [0.1, 0.25, 0.5, 1].map((fraction) => ({ fraction, accuracy: 0.7 + 0.2 * fraction })),
+      protocols: {
+        images: {
+          accuracy: cats(0.93),
+          clip_score_accuracy: cats(0.72),
+          size_ablation: [0.1, 0.25, 0.5, 1].map((fraction) => ({
+            fraction,
+            accuracy: 0.75 + 0.2 * fraction,
+          })),
+        },
+        prompts: {
+          accuracy: cats(0.9),
+          clip_score_accuracy: cats(0.7),
+          size_ablation: [0.1, 0.25, 0.5, 1].map((fraction) => ({
+            fraction,
+            accuracy: 0.7 + 0.2 * fraction,
+          })),
+        },
+      },
     },
     panel: Object.fromEntries(
       PAPER_PANELS.map((p) => [
@@ -154,6 +172,8 @@ test('the report opens from disk in headless Chromium with every table, plot and
   // Table 3 lists the four models of the paper's Table 3
   assert.equal(page.tableRows['table3'], 4);
   assert.equal(page.tableRows['models'], PAPER_MODELS.length);
+  // both protocols: reward and CLIP score, by prompt and by image
+  assert.equal(page.tableRows['reward-accuracy'], 4);
   for (const p of REPORT_PLOTS)
     assert.ok((page.plots[p] ?? 0) > 100, `plot ${p} loaded: ${JSON.stringify(page.plots)}`);
   assert.deepEqual(
