@@ -16,11 +16,13 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fromTypedArray, type Tensor } from '../torch/index.js';
+import type { Tensor } from '../torch/index.js';
 import {
+  batchIds,
   CLIP_MAX_LENGTH,
   END_OF_TEXT,
   type EncodeBatchOptions,
+  padIds,
   START_OF_TEXT,
   type Tokenizer,
   TokenizerError,
@@ -57,6 +59,7 @@ const BYTE_CHARS = bytesToUnicode();
  * and lacks U+0085); the final strip() is Python's str.isspace(), which adds U+001C-U+001F.
  */
 const WHITESPACE = /\p{White_Space}+/gu;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: Python's str.isspace() holds U+001C-U+001F, which strip() removes
 const ENDS = /^[\p{White_Space}\x1c-\x1f]+|[\p{White_Space}\x1c-\x1f]+$/gu;
 const PIECES =
   /<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\p{White_Space}\p{L}\p{N}]+/giu;
@@ -186,25 +189,16 @@ export class ClipBpeTokenizer implements Tokenizer {
   }
 
   encode(text: string): number[] {
-    const ids = this.encodeUnpadded(text);
-    while (ids.length < this.maxLength) ids.push(this.padTokenId);
-    return ids;
+    return padIds(this.encodeUnpadded(text), this.maxLength, this.padTokenId);
   }
 
   encodeBatch(texts: readonly string[], o: EncodeBatchOptions = {}): Tensor {
-    const seqs = texts.map((t) => this.encodeUnpadded(t));
-    const longest = seqs.reduce((m, s) => Math.max(m, s.length), 2);
-    const length = o.length === 'longest' ? longest : (o.length ?? this.maxLength);
-    if (!Number.isInteger(length) || length < longest || length > this.maxLength) {
-      throw new TokenizerError(
-        `encodeBatch: length ${length} must be an integer in ${longest}..${this.maxLength} (the longest text needs ${longest})`,
-      );
-    }
-    const data = new BigInt64Array(texts.length * length).fill(BigInt(this.padTokenId));
-    seqs.forEach((s, i) => {
-      for (let j = 0; j < s.length; j++) data[i * length + j] = BigInt(s[j]!);
-    });
-    return fromTypedArray(data, [texts.length, length]);
+    return batchIds(
+      texts.map((t) => this.encodeUnpadded(t)),
+      o,
+      this.maxLength,
+      this.padTokenId,
+    );
   }
 
   decode(ids: readonly number[]): string {

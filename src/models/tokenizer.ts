@@ -49,6 +49,33 @@ export interface EncodeBatchOptions {
   length?: number | 'longest';
 }
 
+/** `ids` (bos ... eos) padded with `padId` to `maxLength`. */
+export function padIds(ids: number[], maxLength: number, padId: number): number[] {
+  while (ids.length < maxLength) ids.push(padId);
+  return ids;
+}
+
+/** int64 [B, length] of unpadded id sequences (bos ... eos), padded with `padId` (see EncodeBatchOptions). */
+export function batchIds(
+  seqs: readonly number[][],
+  o: EncodeBatchOptions,
+  maxLength: number,
+  padId: number,
+): Tensor {
+  const longest = seqs.reduce((m, s) => Math.max(m, s.length), 2);
+  const length = o.length === 'longest' ? longest : (o.length ?? maxLength);
+  if (!Number.isInteger(length) || length < longest || length > maxLength) {
+    throw new TokenizerError(
+      `encodeBatch: length ${length} must be an integer in ${longest}..${maxLength} (the longest text needs ${longest})`,
+    );
+  }
+  const data = new BigInt64Array(seqs.length * length).fill(BigInt(padId));
+  seqs.forEach((s, i) => {
+    for (let j = 0; j < s.length; j++) data[i * length + j] = BigInt(s[j]!);
+  });
+  return fromTypedArray(data, [seqs.length, length]);
+}
+
 /** What the CLIP text tower needs from a tokenizer. */
 export interface Tokenizer {
   /** context length; sequences are padded to it (77 for CLIP) */
@@ -182,25 +209,16 @@ export class WorldTokenizer implements Tokenizer {
   }
 
   encode(text: string): number[] {
-    const ids = this.encodeUnpadded(text);
-    while (ids.length < this.maxLength) ids.push(this.padTokenId);
-    return ids;
+    return padIds(this.encodeUnpadded(text), this.maxLength, this.padTokenId);
   }
 
   encodeBatch(texts: readonly string[], o: EncodeBatchOptions = {}): Tensor {
-    const seqs = texts.map((t) => this.encodeUnpadded(t));
-    const longest = seqs.reduce((m, s) => Math.max(m, s.length), 2);
-    const length = o.length === 'longest' ? longest : (o.length ?? this.maxLength);
-    if (!Number.isInteger(length) || length < longest || length > this.maxLength) {
-      throw new TokenizerError(
-        `encodeBatch: length ${length} must be an integer in ${longest}..${this.maxLength} (the longest text needs ${longest})`,
-      );
-    }
-    const data = new BigInt64Array(texts.length * length).fill(BigInt(this.padTokenId));
-    seqs.forEach((s, i) => {
-      for (let j = 0; j < s.length; j++) data[i * length + j] = BigInt(s[j]!);
-    });
-    return fromTypedArray(data, [texts.length, length]);
+    return batchIds(
+      texts.map((t) => this.encodeUnpadded(t)),
+      o,
+      this.maxLength,
+      this.padTokenId,
+    );
   }
 
   decode(ids: readonly number[]): string {
