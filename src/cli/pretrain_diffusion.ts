@@ -154,11 +154,33 @@ export async function runPretrainDiffusion(argv: string[]): Promise<number> {
     if (JSON.stringify(initConfig.unet) !== JSON.stringify(WORLD_UNET_CONFIG))
       throw new UserError(`--init ${initDir}: its UNet config is not the world UNet's`);
     if (!existsSync(join(work, 'state.json'))) {
-      init = {
-        stateDict: loadCheckpoint(initDir, { expectedClass: 'TextToImagePipeline', device }).stateDict,
-        step: 0,
-      };
-      process.stderr.write(`pretrain diffusion: starting from the weights of ${initDir} at step 0\n`);
+      // an export of this very --init run in --out (a fresh checkout of a committed export): warm
+      // restart from it, as a run without --init does; anything else starts over from --init
+      const { readCheckpointConfig } = await import('../models/checkpoint.js');
+      const trained = existsSync(join(out, 'config.json'))
+        ? (readCheckpointConfig(out, 'TextToImagePipeline')['trained'] as
+            | { steps?: number; init?: string; caption_noise?: unknown }
+            | undefined)
+        : undefined;
+      if (
+        trained?.init !== undefined &&
+        resolve(trained.init) === resolve(initDir) &&
+        sameCaptionNoise(trained.caption_noise ?? DEFAULT_NOISE, corpus.noise)
+      ) {
+        init = {
+          stateDict: loadCheckpoint(out, { expectedClass: 'TextToImagePipeline', device }).stateDict,
+          step: trained.steps ?? 0,
+        };
+        process.stderr.write(
+          `pretrain diffusion: no state in ${work}; warm restart from ${out} (a run from --init ${initDir}) at step ${init.step}\n`,
+        );
+      } else {
+        init = {
+          stateDict: loadCheckpoint(initDir, { expectedClass: 'TextToImagePipeline', device }).stateDict,
+          step: 0,
+        };
+        process.stderr.write(`pretrain diffusion: starting from the weights of ${initDir} at step 0\n`);
+      }
     }
   } else if (!existsSync(join(work, 'state.json')) && existsSync(join(out, 'config.json'))) {
     const { loadCheckpoint, readCheckpointConfig } = await import('../models/checkpoint.js');
@@ -255,7 +277,7 @@ export async function runPretrainDiffusion(argv: string[]): Promise<number> {
             `Produced by: \`${command}\` (seed ${config.seed}: weights, data order and noise; ` +
             `batch ${config.batchSize}, AdamW lr ${config.lr}, EMA ${config.emaDecay}).\n` +
             `This export: step ${step} of ${config.steps}, device ${device}, ${new Date().toISOString().slice(0, 10)}.\n\n` +
-            `Resume: run the same command again (state in \`${work}\`; without it the run warm-restarts from this export).\n`,
+            `Resume: run the same command again (state in \`${work}\`; without it the run warm-restarts from this export${initDir !== undefined ? ', given the same --init' : ''}).\n`,
         },
       });
       const pipe = new TextToImagePipeline(ema, textEncoder, schedulerConfig, device);

@@ -530,4 +530,17 @@ test('pretrain diffusion --init: starts from the UNet of another checkpoint at s
   assert.equal(cfg.trained.init, from);
   assert.match(cfg.trained.command, /--init .*warm-base --clip /);
   assert.equal(resolve(out, cfg.text_encoder), resolve(clip2));
+  // a fresh checkout (no state) with that export committed: the same --init warm-restarts from it
+  const again = await runCli([
+    ...args,
+    '--work',
+    join(dir, 'init-w2'),
+    '--steps',
+    '2',
+    '--sampler-steps',
+    '2',
+  ]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stderr, /warm restart from .*init-out \(a run from --init .*warm-base\) at step 1/);
+  assert.equal((JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as typeof cfg).trained.steps, 2);
 });
