@@ -5,7 +5,7 @@
  * --out and writes a sample grid. Ctrl-C saves and stops.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { numberOption, parseCommand, stringOption } from './args.js';
 import {
   CAPTION_NOISE_OPTIONS,
@@ -130,13 +130,11 @@ export async function runPretrainDiffusion(argv: string[]): Promise<number> {
     throw e;
   }
   const corpus = { ...DEFAULT_CORPUS, seed: config.seed, noise: { ...DEFAULT_NOISE, ...noiseOverrides } };
-  // Warm restart: no training state in --work but an exported checkpoint in --out (e.g. a fresh
-  // machine with the committed checkpoint): continue from its weights and step.
   let init: { stateDict: Record<string, import('../torch/index.js').Tensor>; step: number } | undefined;
+  const hasState = existsSync(join(work, 'state.json'));
   const initDir = v['init'] === undefined ? undefined : stringOption(v, 'init');
+  const { loadCheckpoint, readCheckpointConfig } = await import('../models/checkpoint.js');
   if (initDir !== undefined) {
-    const { loadCheckpoint } = await import('../models/checkpoint.js');
-    const { resolve } = await import('node:path');
     if (resolve(initDir) === resolve(out))
       throw new UserError('--init and --out are the same folder; export the new model to another --out');
     const { readPipelineConfig } = await import('../models/t2i_checkpoint.js');
@@ -153,61 +151,49 @@ export async function runPretrainDiffusion(argv: string[]): Promise<number> {
       );
     if (JSON.stringify(initConfig.unet) !== JSON.stringify(WORLD_UNET_CONFIG))
       throw new UserError(`--init ${initDir}: its UNet config is not the world UNet's`);
-    if (!existsSync(join(work, 'state.json'))) {
-      // an export of this very --init run in --out (a fresh checkout of a committed export): warm
-      // restart from it, as a run without --init does; anything else starts over from --init
-      const { readCheckpointConfig } = await import('../models/checkpoint.js');
-      const trained = existsSync(join(out, 'config.json'))
-        ? (readCheckpointConfig(out, 'TextToImagePipeline')['trained'] as
-            | { steps?: number; init?: string; caption_noise?: unknown }
-            | undefined)
-        : undefined;
-      if (
-        trained?.init !== undefined &&
-        resolve(trained.init) === resolve(initDir) &&
-        sameCaptionNoise(trained.caption_noise ?? DEFAULT_NOISE, corpus.noise)
-      ) {
-        init = {
-          stateDict: loadCheckpoint(out, { expectedClass: 'TextToImagePipeline', device }).stateDict,
-          step: trained.steps ?? 0,
-        };
-        process.stderr.write(
-          `pretrain diffusion: no state in ${work}; warm restart from ${out} (a run from --init ${initDir}) at step ${init.step}\n`,
-        );
-      } else {
-        init = {
-          stateDict: loadCheckpoint(initDir, { expectedClass: 'TextToImagePipeline', device }).stateDict,
-          step: 0,
-        };
-        process.stderr.write(`pretrain diffusion: starting from the weights of ${initDir} at step 0\n`);
-      }
-    }
-  } else if (!existsSync(join(work, 'state.json')) && existsSync(join(out, 'config.json'))) {
-    const { loadCheckpoint, readCheckpointConfig } = await import('../models/checkpoint.js');
+  }
+  // Warm restart: no training state in --work but an exported checkpoint in --out (e.g. a fresh
+  // machine with the committed checkpoint): continue from its weights and step. An --init run
+  // continues only an export of the same --init run made with the same knobs; it replaces any other.
+  if (!hasState && existsSync(join(out, 'config.json'))) {
     // the config decides whether the weights are wanted at all: read them only to continue from them
     const exportedConfig = readCheckpointConfig(out, 'TextToImagePipeline');
-    const trainedInfo = exportedConfig['trained'] as { steps?: number; caption_noise?: unknown } | undefined;
+    const trainedInfo = exportedConfig['trained'] as
+      | { steps?: number; caption_noise?: unknown; init?: string }
+      | undefined;
     const trained = trainedInfo?.steps ?? 0;
     const exported = (exportedConfig['scheduler'] as { prediction_type?: string } | undefined)
       ?.prediction_type;
     // exports from before the knobs were recorded were trained on the default noise
-    if (!sameCaptionNoise(trainedInfo?.caption_noise ?? DEFAULT_NOISE, corpus.noise)) {
+    const sameNoise = sameCaptionNoise(trainedInfo?.caption_noise ?? DEFAULT_NOISE, corpus.noise);
+    const continues =
+      initDir === undefined ||
+      (trainedInfo?.init !== undefined && resolve(trainedInfo.init) === resolve(initDir) && sameNoise);
+    if (continues && !sameNoise) {
       throw new UserError(
         `${out} holds a model trained with other caption-noise settings; give the same knobs, or another --out`,
       );
     }
-    if (exported === predictionType) {
+    if (continues && exported === predictionType) {
       const ckpt = loadCheckpoint(out, { expectedClass: 'TextToImagePipeline', device });
       init = { stateDict: ckpt.stateDict, step: trained };
+      const from = initDir !== undefined ? ` (a run from --init ${initDir})` : '';
       process.stderr.write(
-        `pretrain diffusion: no state in ${work}; warm restart from ${out} at step ${trained}\n`,
+        `pretrain diffusion: no state in ${work}; warm restart from ${out}${from} at step ${trained}\n`,
       );
-    } else {
+    } else if (continues) {
       process.stderr.write(
         `pretrain diffusion: ${out} predicts ${exported ?? 'epsilon'}, this run ${predictionType}: ` +
           `training from scratch; the first export replaces it\n`,
       );
     }
+  }
+  if (!hasState && init === undefined && initDir !== undefined) {
+    init = {
+      stateDict: loadCheckpoint(initDir, { expectedClass: 'TextToImagePipeline', device }).stateDict,
+      step: 0,
+    };
+    process.stderr.write(`pretrain diffusion: starting from the weights of ${initDir} at step 0\n`);
   }
   // a resumed run must see the same corpus: its batches are a pure function of (corpus, step)
   const commandPath = join(work, 'command.json');

@@ -14,6 +14,8 @@
  * split (the 60 seen prompts of Table 4 hold no combination prompt) or no held-out label.
  */
 
+import { CV_PROTOCOLS, type CvProtocol } from '../reward/data.js';
+
 export const METRIC_CATEGORIES = ['count', 'color', 'background', 'combination', 'all'] as const;
 export type MetricCategory = (typeof METRIC_CATEGORIES)[number];
 /** A share per category; null where the category has no data. */
@@ -52,15 +54,13 @@ export interface ProtocolMetrics {
   size_ablation?: { fraction: number; accuracy: number | null }[];
 }
 
-export const REWARD_PROTOCOLS = ['images', 'prompts'] as const;
-
 export interface RewardModelMetrics {
   /** the `prompts` protocol's figures (held-out prompts), as before both protocols were reported */
   accuracy: ByCategory;
   clip_score_accuracy: ByCategory;
   size_ablation: { fraction: number; accuracy: number | null }[];
   /** `images`: held-out images of training prompts (the paper's); `prompts`: held-out prompts */
-  protocols?: Record<(typeof REWARD_PROTOCOLS)[number], ProtocolMetrics>;
+  protocols?: Record<CvProtocol, ProtocolMetrics>;
 }
 
 export interface MetricsJson {
@@ -188,8 +188,8 @@ export function metricsErrors(value: unknown, o: { complete?: boolean } = {}): s
       if (protocols !== undefined) {
         if (!isObject(protocols)) err('reward_model.protocols', 'expected {images, prompts}');
         else {
-          keys('reward_model.protocols', protocols, REWARD_PROTOCOLS);
-          for (const name of REWARD_PROTOCOLS) {
+          keys('reward_model.protocols', protocols, CV_PROTOCOLS);
+          for (const name of CV_PROTOCOLS) {
             const pr = protocols[name];
             const at = `reward_model.protocols.${name}`;
             if (pr === undefined) continue;

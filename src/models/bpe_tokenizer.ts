@@ -54,6 +54,8 @@ export function bytesToUnicode(): string[] {
 }
 
 const BYTE_CHARS = bytesToUnicode();
+const BYTE_OF = new Map(BYTE_CHARS.map((c, b) => [c, b]));
+const UTF8 = new TextEncoder();
 /**
  * CLIP's `regex`-module \s is Unicode's White_Space property (JavaScript's \s differs: it has U+FEFF
  * and lacks U+0085); the final strip() is Python's str.isspace(), which adds U+001C-U+001F.
@@ -71,9 +73,8 @@ export function cleanText(text: string): string {
 
 /** The regex pieces of cleaned text, each as CLIP's byte-to-unicode characters. */
 export function bytePieces(text: string): string[] {
-  const enc = new TextEncoder();
   return (cleanText(text).match(PIECES) ?? []).map((p) =>
-    Array.from(enc.encode(p), (b) => BYTE_CHARS[b]!).join(''),
+    Array.from(UTF8.encode(p), (b) => BYTE_CHARS[b]!).join(''),
   );
 }
 
@@ -202,16 +203,15 @@ export class ClipBpeTokenizer implements Tokenizer {
   }
 
   decode(ids: readonly number[]): string {
-    const byteOf = new Map(BYTE_CHARS.map((c, b) => [c, b]));
     const bytes: number[] = [];
     for (const id of ids) {
       if (id === this.bosTokenId || id === this.eosTokenId || id === this.padTokenId) continue;
       const tok = this.decoder.get(id);
       if (tok === undefined) continue;
       for (const ch of Array.from(tok.replace(/<\/w>$/, ' '))) {
-        const b = byteOf.get(ch);
+        const b = BYTE_OF.get(ch);
         if (b !== undefined) bytes.push(b);
-        else bytes.push(...new TextEncoder().encode(ch));
+        else bytes.push(...UTF8.encode(ch));
       }
     }
     return new TextDecoder().decode(Uint8Array.from(bytes)).trim();

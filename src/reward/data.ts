@@ -109,7 +109,11 @@ export type CvProtocol = (typeof CV_PROTOCOLS)[number];
 export function imageFolds(examples: readonly RewardExample[], k: number, seed: number): Map<number, number> {
   if (!(Number.isInteger(k) && k >= 2)) throw new Error(`folds must be an integer >= 2, got ${k}`);
   const byPrompt = new Map<string, number[]>();
-  for (const e of examples) byPrompt.set(e.prompt, [...(byPrompt.get(e.prompt) ?? []), e.imageId]);
+  for (const e of examples) {
+    const ids = byPrompt.get(e.prompt);
+    if (ids) ids.push(e.imageId);
+    else byPrompt.set(e.prompt, [e.imageId]);
+  }
   const fold = new Map<number, number>();
   for (const prompt of [...byPrompt.keys()].sort()) {
     const rng = new Rng(hashSeed(seed, 'image-folds', prompt));
